@@ -1,0 +1,75 @@
+//! Planted defects: test-only switches that break one guarantee on purpose, so the simulator's
+//! invariants can be shown to catch exactly the bug each one guards against. Without the
+//! `planted-defects` feature the switch cannot be turned on and every check is `false`.
+
+/// A bug that can be planted in the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Defect {
+    /// Time the fence from the renew *response* instead of the request's send time.
+    FenceFromResponse,
+    /// Release the lease on shutdown before the address is removed.
+    ReleaseBeforeRemove,
+    /// Send the announcement when the add is issued, not when it completed.
+    AnnounceBeforeAdd,
+    /// Announce once per takeover: no burst, no refresh.
+    AnnounceOnce,
+    /// Ignore a release seen on the watch; wait for the next retry tick.
+    NoWatchTakeover,
+    /// Stop trying after a 409 Conflict (the "election wedged until restart" bug).
+    StopAfterConflict,
+}
+
+impl Defect {
+    /// Every defect, for listings.
+    pub const ALL: [Defect; 6] = [
+        Defect::FenceFromResponse,
+        Defect::ReleaseBeforeRemove,
+        Defect::AnnounceBeforeAdd,
+        Defect::AnnounceOnce,
+        Defect::NoWatchTakeover,
+        Defect::StopAfterConflict,
+    ];
+
+    /// Kebab-case name used on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Defect::FenceFromResponse => "fence-from-response",
+            Defect::ReleaseBeforeRemove => "release-before-remove",
+            Defect::AnnounceBeforeAdd => "announce-before-add",
+            Defect::AnnounceOnce => "announce-once",
+            Defect::NoWatchTakeover => "no-watch-takeover",
+            Defect::StopAfterConflict => "stop-after-conflict",
+        }
+    }
+
+    /// The defect with this kebab-case name.
+    pub fn from_name(name: &str) -> Option<Defect> {
+        Defect::ALL.into_iter().find(|d| d.name() == name)
+    }
+}
+
+/// The set of planted defects (always empty unless built with `planted-defects`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defects {
+    #[cfg(feature = "planted-defects")]
+    planted: Vec<Defect>,
+}
+
+impl Defects {
+    /// A set with `defect` planted.
+    #[cfg(feature = "planted-defects")]
+    pub fn planted(defect: Defect) -> Self {
+        Defects { planted: vec![defect] }
+    }
+
+    /// Whether `defect` is planted.
+    pub fn has(&self, defect: Defect) -> bool {
+        #[cfg(feature = "planted-defects")]
+        return self.planted.contains(&defect);
+        #[cfg(not(feature = "planted-defects"))]
+        {
+            let _ = defect;
+            false
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! kvip-testbed: the places where kvip-core is attacked.
+//!
+//! - [`sim`]: the deterministic simulator. A seed names a run: it builds a world of 3–7 nodes, a
+//!   simulated API server, a LAN with a client and drifting clocks, injects faults, and checks the
+//!   invariants after every step.
+//! - [`vopr`]: the sweep over many seeds and the failover tables that the `vopr` binary prints.
+
+pub mod sim;
+pub mod vopr;
