@@ -3,7 +3,9 @@
 //! - [`sim`]: the deterministic simulator. A seed names a run: it builds a world of 3–7 nodes, a
 //!   simulated API server, a LAN with a client and drifting clocks, injects faults, and checks the
 //!   invariants after every step.
+//! - [`story`]: the canonical leader-loss story, printed by the `story` binary.
 //! - [`vopr`]: the sweep over many seeds and the failover tables that the `vopr` binary prints.
 
 pub mod sim;
+pub mod story;
 pub mod vopr;

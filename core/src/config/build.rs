@@ -1,5 +1,5 @@
-//! Turning the resolved raw values into a typed [`Config`], recording each [`Setting`], then the
-//! checks that span several settings (mode, address, peers).
+//! Turning the resolved raw values into a typed [`Config`] (each setting read and recorded by
+//! [`Builder`]), then the checks that span several settings: mode, address, BGP peers.
 
 use std::time::Duration;
 

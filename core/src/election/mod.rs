@@ -129,7 +129,8 @@ impl Elector {
             .in_flight
             .as_ref()
             .map(|f| f.sent_at + self.cfg.timing.renew_deadline);
-        let attempt = if self.in_flight.is_none() { self.next_attempt } else { None };
+        let idle = self.in_flight.is_none() && !self.stopping && !self.wedged;
+        let attempt = if idle { self.next_attempt } else { None };
         [request_deadline, attempt, self.fence_at()].into_iter().flatten().min()
     }
 

@@ -22,6 +22,8 @@ use super::trace::Trace;
 const AFTER_HEAL_EXTRA: Duration = Duration::from_secs(5);
 /// Hard cap on steps, turning a livelock into a failure instead of a hang.
 const MAX_STEPS_PER_SIM_SECOND: u64 = 20_000;
+/// A run stops after this many violations.
+const MAX_VIOLATIONS: usize = 16;
 
 #[derive(Debug, Clone)]
 pub(super) enum Ev {
@@ -71,6 +73,8 @@ pub struct RunReport {
     pub options: SimOptions,
     /// The first violation, if any.
     pub violation: Option<Violation>,
+    /// Every violation seen (the run goes on after the first, up to a cap).
+    pub violations: Vec<Violation>,
     /// Measurements.
     pub stats: RunStats,
     /// Hash of the whole trace.
@@ -102,7 +106,7 @@ pub struct World {
     pub(super) pending: Option<PendingTakeover>,
     last_holder: Option<usize>,
     healed: bool,
-    violation: Option<Violation>,
+    violations: Vec<Violation>,
 }
 
 impl World {
@@ -132,7 +136,7 @@ impl World {
             pending: None,
             last_holder: None,
             healed: false,
-            violation: None,
+            violations: Vec::new(),
         };
         for i in 0..w.faults.len() {
             let at = w.faults[i].at;
@@ -157,13 +161,14 @@ impl World {
         let end = Host::ns(self.opts.fault_phase + inv::liveness::bound(self.opts.profile.timing) + AFTER_HEAL_EXTRA);
         let max_steps = (end / 1_000_000_000 + 1) * MAX_STEPS_PER_SIM_SECOND;
         while let Some(Reverse(s)) = self.queue.pop() {
-            if s.at > end || self.violation.is_some() {
+            if s.at > end || self.violations.len() >= MAX_VIOLATIONS {
                 break;
             }
             self.now = s.at;
             self.stats.steps += 1;
             if self.stats.steps > max_steps {
-                panic!("seed {}: more than {max_steps} steps: livelock", self.opts.seed);
+                self.fail(Violation::Livelock { at: self.now, steps: self.stats.steps });
+                break;
             }
             self.step(s.ev);
             self.check_after_step();
@@ -171,7 +176,8 @@ impl World {
         self.stats.sim_ns = self.now;
         RunReport {
             options: self.opts,
-            violation: self.violation,
+            violation: self.violations.first().cloned(),
+            violations: self.violations,
             stats: self.stats,
             trace_hash: self.trace.hash(),
             trace: self.trace.lines().to_vec(),
@@ -179,11 +185,9 @@ impl World {
     }
 
     pub(super) fn fail(&mut self, v: Violation) {
-        if self.violation.is_none() {
-            let text = v.to_string();
-            self.trace.line(self.now, || format!("VIOLATION {text}"));
-            self.violation = Some(v);
-        }
+        let text = v.to_string();
+        self.trace.line(self.now, || format!("VIOLATION {text}"));
+        self.violations.push(v);
     }
 
     fn step(&mut self, ev: Ev) {
@@ -327,7 +331,7 @@ impl World {
         match out {
             Output::Lease { op, request } => {
                 self.trace.mix(&[10, self.now, node as u64, op.0]);
-                let text = self.trace.keeps_text().then(|| format!("node {node} -> api {request:?}"));
+                let text = self.trace.keeps_text().then(|| format!("node {node} -> api {}", describe(&request)));
                 self.trace.line(self.now, || text.unwrap_or_default());
                 if self.hosts[node].api_up && !self.api_outage {
                     let at = self.now + self.api_latency();
@@ -404,7 +408,7 @@ impl World {
         let applied = self.api.apply(request, &mut self.rng);
         if let Some(written) = applied.written {
             self.trace.mix(&[2, self.now, node as u64, written.resource_version.0.len() as u64]);
-            let text = self.trace.keeps_text().then(|| format!("api stores rv {} holder {:?}", written.resource_version.0, written.record.holder()));
+            let text = self.trace.keeps_text().then(|| format!("api stores rv={} holder={}", written.resource_version.0, written.record.holder().unwrap_or("-")));
             self.trace.line(self.now, || text.unwrap_or_default());
             if releasing {
                 let has_vip = self.hosts[node].kernel_vip;
@@ -494,5 +498,17 @@ impl World {
         }
         let at = self.now + Host::ns(inv::liveness::bound(self.opts.profile.timing));
         self.push(at, Ev::CheckLiveness);
+    }
+}
+
+/// A one-line description of a Lease request for the trace.
+fn describe(request: &LeaseRequest) -> String {
+    let record = |r: &kvip_core::LeaseRecord| {
+        format!("holder={} transitions={}", r.holder().unwrap_or("-"), r.lease_transitions)
+    };
+    match request {
+        LeaseRequest::Get => "GET".to_string(),
+        LeaseRequest::Create(r) => format!("CREATE {}", record(r)),
+        LeaseRequest::Replace { expected, record: r } => format!("REPLACE if rv={} {}", expected.0, record(r)),
     }
 }

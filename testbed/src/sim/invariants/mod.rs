@@ -53,6 +53,13 @@ pub enum Violation {
         /// Holders seen then.
         holders: Vec<usize>,
     },
+    /// The world took more steps than a bounded run may: something spins without time passing.
+    Livelock {
+        /// When the step cap was hit.
+        at: u64,
+        /// Steps taken.
+        steps: u64,
+    },
     /// A released lease was not taken over quickly in a quiet world.
     SlowHandover {
         /// When it was checked.
@@ -72,6 +79,7 @@ impl Violation {
             Violation::NeighbourStale { .. } => "neighbour-convergence",
             Violation::NoHolderAfterHeal { .. } => "liveness",
             Violation::SlowHandover { .. } => "handover",
+            Violation::Livelock { .. } => "bounded-steps",
         }
     }
 }
@@ -97,6 +105,9 @@ impl fmt::Display for Violation {
             ),
             Violation::NoHolderAfterHeal { at, holders } => {
                 write!(f, "liveness: at {:.3}ms, leaseDuration + 2×retryPeriod after the faults healed, holders are {holders:?}", ms(at))
+            }
+            Violation::Livelock { at, steps } => {
+                write!(f, "bounded-steps: {steps} steps by {:.3}ms: livelock", ms(at))
             }
             Violation::SlowHandover { at, released_at } => write!(
                 f,
