@@ -59,7 +59,9 @@ impl Defects {
     /// A set with `defect` planted.
     #[cfg(feature = "planted-defects")]
     pub fn planted(defect: Defect) -> Self {
-        Defects { planted: vec![defect] }
+        Defects {
+            planted: vec![defect],
+        }
     }
 
     /// Whether `defect` is planted.

@@ -94,8 +94,14 @@ impl Node {
             now,
         );
         let vip = VipManager::new(&cfg.vips, cfg.mac, cfg.arp_rate, cfg.defects.clone());
-        let mut node =
-            Node { elector, vip, out: Outbox::default(), defects: cfg.defects, stopping: false, stopped: false };
+        let mut node = Node {
+            elector,
+            vip,
+            out: Outbox::default(),
+            defects: cfg.defects,
+            stopping: false,
+            stopped: false,
+        };
         node.handle_timeout(now);
         Ok(node)
     }
@@ -105,7 +111,9 @@ impl Node {
         let out = &mut self.out;
         self.elector.handle_timeout(now, out);
         match input {
-            Input::LeaseResponse { op, result } => self.elector.handle_response(now, op, result, out),
+            Input::LeaseResponse { op, result } => {
+                self.elector.handle_response(now, op, result, out)
+            }
             Input::LeaseWatch(event) => self.elector.handle_watch(now, event, out),
             Input::AddressDone { op, result } => {
                 if !self.vip.handle_done(now, op, result, out) {
@@ -137,7 +145,10 @@ impl Node {
 
     /// When [`Node::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.elector.poll_timeout(), self.vip.poll_timeout()].into_iter().flatten().min()
+        [self.elector.poll_timeout(), self.vip.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether this node holds the lease and has not fenced itself.
@@ -174,7 +185,8 @@ impl Node {
     /// Ties the addresses to leadership and advances shutdown.
     fn settle(&mut self, now: Instant) {
         let out = &mut self.out;
-        self.vip.set_wanted(self.elector.is_leader() && !self.stopping);
+        self.vip
+            .set_wanted(self.elector.is_leader() && !self.stopping);
         self.vip.handle_timeout(now, out);
         if self.stopping && self.vip.all_absent() {
             self.elector.release(now, out);

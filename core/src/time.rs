@@ -34,7 +34,10 @@ impl Instant {
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
-        Instant(self.0.saturating_add(u64::try_from(rhs.as_nanos()).unwrap_or(u64::MAX)))
+        Instant(
+            self.0
+                .saturating_add(u64::try_from(rhs.as_nanos()).unwrap_or(u64::MAX)),
+        )
     }
 }
 
@@ -47,7 +50,12 @@ impl Sub<Instant> for Instant {
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.0 / 1_000_000_000, (self.0 % 1_000_000_000) / 1000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.0 / 1_000_000_000,
+            (self.0 % 1_000_000_000) / 1000
+        )
     }
 }
 
@@ -89,7 +97,10 @@ mod tests {
 
     #[test]
     fn wall_clock_follows_monotonic_time() {
-        let w = WallClock { start: Instant::from_nanos(1_000), wall_at_start: MicroTime(100) };
+        let w = WallClock {
+            start: Instant::from_nanos(1_000),
+            wall_at_start: MicroTime(100),
+        };
         assert_eq!(w.at(Instant::from_nanos(3_001_000)), MicroTime(3_100));
     }
 }

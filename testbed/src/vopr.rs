@@ -31,7 +31,11 @@ pub fn options_for(seed: u64, fault_phase: Duration, overrides: &Overrides) -> S
 
 /// The command that reproduces one seed.
 pub fn reproduce_command(opts: &SimOptions, plant: Option<&str>) -> String {
-    let features = if plant.is_some() { " --features planted-defects" } else { "" };
+    let features = if plant.is_some() {
+        " --features planted-defects"
+    } else {
+        ""
+    };
     let plant = plant.map(|p| format!(" --plant {p}")).unwrap_or_default();
     format!(
         "cargo run --release -p kvip-testbed{features} --bin vopr -- --seed {} --nodes {} --profile {} --sim-seconds {}{plant} --trace",
@@ -58,7 +62,14 @@ pub struct SweepSummary {
 }
 
 /// Runs `count` seeds from `first` on `threads` threads.
-pub fn sweep(first: u64, count: u64, fault_phase: Duration, overrides: &Overrides, defects: &Defects, threads: usize) -> SweepSummary {
+pub fn sweep(
+    first: u64,
+    count: u64,
+    fault_phase: Duration,
+    overrides: &Overrides,
+    defects: &Defects,
+    threads: usize,
+) -> SweepSummary {
     let started = WallInstant::now();
     let threads = threads.max(1) as u64;
     let results: Vec<(u64, Vec<RunReport>, f64)> = std::thread::scope(|s| {
@@ -68,7 +79,8 @@ pub fn sweep(first: u64, count: u64, fault_phase: Duration, overrides: &Override
                     let (mut failovers, mut bad, mut sim) = (0, Vec::new(), 0.0);
                     let mut seed = first + t;
                     while seed < first + count {
-                        let report = run(options_for(seed, fault_phase, overrides), defects.clone());
+                        let report =
+                            run(options_for(seed, fault_phase, overrides), defects.clone());
                         failovers += report.stats.failovers;
                         sim += report.stats.sim_ns as f64 / 1e9;
                         if report.violation.is_some() {
@@ -80,9 +92,15 @@ pub fn sweep(first: u64, count: u64, fault_phase: Duration, overrides: &Override
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("sweep thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sweep thread"))
+            .collect()
     });
-    let mut summary = SweepSummary { seeds: count, ..Default::default() };
+    let mut summary = SweepSummary {
+        seeds: count,
+        ..Default::default()
+    };
     for (f, bad, sim) in results {
         summary.failovers += f;
         summary.violations.extend(bad);
@@ -121,7 +139,11 @@ pub fn failover_table(runs: u64, nodes: usize, api_latency: Duration) -> Vec<Fai
                     stats.graceful_ns.extend(report.stats.graceful_ns);
                 }
             }
-            FailoverRow { profile, crash: stats.crash_ns, graceful: stats.graceful_ns }
+            FailoverRow {
+                profile,
+                crash: stats.crash_ns,
+                graceful: stats.graceful_ns,
+            }
         })
         .collect()
 }

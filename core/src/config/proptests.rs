@@ -21,11 +21,12 @@ fn valid_triple() -> impl Strategy<Value = (u64, u64, u64)> {
 
 /// One of the accepted spellings of `ms` milliseconds.
 fn spell(ms: u64, style: u8) -> String {
+    let (secs, millis) = (ms / 1000, ms % 1000);
     match style % 3 {
         0 => format!("{ms}ms"),
         1 => format_duration(std::time::Duration::from_millis(ms)),
-        _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        _ => format!("{}.{:03}", ms / 1000, ms % 1000),
+        _ if millis == 0 => format!("{secs}s"),
+        _ => format!("{secs}.{millis:03}"),
     }
 }
 

@@ -131,11 +131,15 @@ impl Elector {
             .map(|f| f.sent_at + self.cfg.timing.renew_deadline);
         let idle = self.in_flight.is_none() && !self.stopping && !self.wedged;
         let attempt = if idle { self.next_attempt } else { None };
-        [request_deadline, attempt, self.fence_at()].into_iter().flatten().min()
+        [request_deadline, attempt, self.fence_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn fence_at(&self) -> Option<Instant> {
-        self.leading_since_send.map(|sent| sent + self.cfg.timing.renew_deadline)
+        self.leading_since_send
+            .map(|sent| sent + self.cfg.timing.renew_deadline)
     }
 
     /// Runs whatever is due at `now`: request timeout, fencing, the next attempt or the release.
@@ -143,7 +147,10 @@ impl Elector {
         if let Some(f) = &self.in_flight {
             if now >= f.sent_at + self.cfg.timing.renew_deadline {
                 let f = self.in_flight.take().expect("checked");
-                out.event(Event::LeaseRequestFailed(format!("request {} timed out", f.op.0)));
+                out.event(Event::LeaseRequestFailed(format!(
+                    "request {} timed out",
+                    f.op.0
+                )));
                 self.after_failure(now, f.purpose);
             }
         }
@@ -266,11 +273,17 @@ impl Elector {
             return;
         }
         let old_holder = previous.and_then(|l| l.record.holder()).map(str::to_owned);
-        let new_holder = lease.as_ref().and_then(|l| l.record.holder()).map(str::to_owned);
+        let new_holder = lease
+            .as_ref()
+            .and_then(|l| l.record.holder())
+            .map(str::to_owned);
         if old_holder != new_holder {
             out.event(Event::HolderChanged(new_holder.clone()));
         }
-        self.observed = Some(Observed { lease, first_observed: now });
+        self.observed = Some(Observed {
+            lease,
+            first_observed: now,
+        });
         if self.is_leader() && new_holder.as_deref() != Some(self.cfg.identity.as_str()) {
             self.lose(LossReason::OtherHolder, out);
         }
@@ -284,7 +297,11 @@ impl Elector {
 
     fn claimed(&mut self, now: Instant, sent_at: Instant, out: &mut Outbox) {
         let timing = self.cfg.timing;
-        let fence_base = if self.cfg.defects.has(Defect::FenceFromResponse) { now } else { sent_at };
+        let fence_base = if self.cfg.defects.has(Defect::FenceFromResponse) {
+            now
+        } else {
+            sent_at
+        };
         if now >= fence_base + timing.renew_deadline || self.stopping {
             // Too late to lead on this write; the record still names us, so renew at once.
             self.lose(LossReason::RenewDeadline, out);
@@ -338,7 +355,12 @@ impl Elector {
         if ours || lease.record.holder().is_none() || now >= expires {
             let record = self.claim_record(Some(&lease.record), now);
             let expected = lease.resource_version.clone();
-            self.send(now, Purpose::Claim, LeaseRequest::Replace { expected, record }, out);
+            self.send(
+                now,
+                Purpose::Claim,
+                LeaseRequest::Replace { expected, record },
+                out,
+            );
         } else if !self.watch_synced {
             self.send(now, Purpose::Probe, LeaseRequest::Get, out);
         } else {
@@ -374,9 +396,11 @@ impl Elector {
     }
 
     fn send_release(&mut self, now: Instant, out: &mut Outbox) {
-        let ours = self.observed.as_ref().and_then(|o| o.lease.as_ref()).filter(|l| {
-            l.record.holder() == Some(self.cfg.identity.as_str())
-        });
+        let ours = self
+            .observed
+            .as_ref()
+            .and_then(|o| o.lease.as_ref())
+            .filter(|l| l.record.holder() == Some(self.cfg.identity.as_str()));
         let Some(lease) = ours else {
             self.leading_since_send = None;
             self.release_done = true;
@@ -391,12 +415,21 @@ impl Elector {
             lease_transitions: lease.record.lease_transitions,
         };
         let expected = lease.resource_version.clone();
-        self.send(now, Purpose::Release, LeaseRequest::Replace { expected, record }, out);
+        self.send(
+            now,
+            Purpose::Release,
+            LeaseRequest::Replace { expected, record },
+            out,
+        );
     }
 
     fn send(&mut self, now: Instant, purpose: Purpose, request: LeaseRequest, out: &mut Outbox) {
         let op = out.next_op();
-        self.in_flight = Some(InFlight { op, purpose, sent_at: now });
+        self.in_flight = Some(InFlight {
+            op,
+            purpose,
+            sent_at: now,
+        });
         out.push(Output::Lease { op, request });
     }
 

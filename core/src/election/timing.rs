@@ -31,7 +31,9 @@ pub enum TimingError {
         renew: Duration,
     },
     /// renewDeadline must exceed 1.2 × retryPeriod.
-    #[error("vip_renewdeadline ({renew:?}) must be greater than 1.2 × vip_retryperiod ({retry:?})")]
+    #[error(
+        "vip_renewdeadline ({renew:?}) must be greater than 1.2 × vip_retryperiod ({retry:?})"
+    )]
     RenewNotAboveJitteredRetry {
         /// renewDeadline given.
         renew: Duration,
@@ -58,7 +60,11 @@ impl ElectionTiming {
 
     /// Checks client-go's rule and that leaseDuration is whole seconds.
     pub fn validate(self) -> Result<Self, TimingError> {
-        let ElectionTiming { lease_duration: lease, renew_deadline: renew, retry_period: retry } = self;
+        let ElectionTiming {
+            lease_duration: lease,
+            renew_deadline: renew,
+            retry_period: retry,
+        } = self;
         if retry.is_zero() {
             return Err(TimingError::ZeroRetry);
         }
@@ -86,18 +92,36 @@ mod tests {
 
     #[test]
     fn accepts_the_three_profiles() {
-        for (l, r, p) in [(15_000, 10_000, 2_000), (5_000, 3_000, 1_000), (1_000, 600, 200)] {
-            assert!(ElectionTiming::from_millis(l, r, p).validate().is_ok(), "{l}/{r}/{p}");
+        for (l, r, p) in [
+            (15_000, 10_000, 2_000),
+            (5_000, 3_000, 1_000),
+            (1_000, 600, 200),
+        ] {
+            assert!(
+                ElectionTiming::from_millis(l, r, p).validate().is_ok(),
+                "{l}/{r}/{p}"
+            );
         }
     }
 
     #[test]
     fn refuses_what_client_go_refuses() {
         let err = |l, r, p| ElectionTiming::from_millis(l, r, p).validate().unwrap_err();
-        assert!(matches!(err(3_000, 3_000, 1_000), TimingError::LeaseNotAboveRenew { .. }));
-        assert!(matches!(err(5_000, 1_200, 1_000), TimingError::RenewNotAboveJitteredRetry { .. }));
-        assert!(matches!(err(1_500, 600, 200), TimingError::LeaseDurationNotWholeSeconds(_)));
+        assert!(matches!(
+            err(3_000, 3_000, 1_000),
+            TimingError::LeaseNotAboveRenew { .. }
+        ));
+        assert!(matches!(
+            err(5_000, 1_200, 1_000),
+            TimingError::RenewNotAboveJitteredRetry { .. }
+        ));
+        assert!(matches!(
+            err(1_500, 600, 200),
+            TimingError::LeaseDurationNotWholeSeconds(_)
+        ));
         assert_eq!(err(5_000, 3_000, 0), TimingError::ZeroRetry);
-        assert!(err(5_000, 1_200, 1_000).to_string().contains("1.2 × vip_retryperiod"));
+        assert!(err(5_000, 1_200, 1_000)
+            .to_string()
+            .contains("1.2 × vip_retryperiod"));
     }
 }

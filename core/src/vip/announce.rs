@@ -21,7 +21,13 @@ pub struct AnnounceSchedule {
 impl AnnounceSchedule {
     /// A schedule whose first frame is due at `now`; `once` drops the burst and refresh.
     pub fn start(now: Instant, refresh: Duration, once: bool) -> Self {
-        AnnounceSchedule { started: now, next: Some(now), sent: 0, refresh, once }
+        AnnounceSchedule {
+            started: now,
+            next: Some(now),
+            sent: 0,
+            refresh,
+            once,
+        }
     }
 
     /// When the next frame is due.

@@ -67,12 +67,20 @@ impl VipManager {
                 announce: None,
             })
             .collect();
-        VipManager { mac, arp_rate, entries, wanted: false, defects }
+        VipManager {
+            mac,
+            arp_rate,
+            entries,
+            wanted: false,
+            defects,
+        }
     }
 
     /// Whether every address is known absent and nothing is in flight.
     pub fn all_absent(&self) -> bool {
-        self.entries.iter().all(|e| e.presence == Presence::Absent && e.in_flight.is_none())
+        self.entries
+            .iter()
+            .all(|e| e.presence == Presence::Absent && e.in_flight.is_none())
     }
 
     /// Whether any address is being announced.
@@ -83,7 +91,10 @@ impl VipManager {
     /// The earliest retry or announcement that is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retries = self.entries.iter().filter_map(|e| e.retry_at);
-        let frames = self.entries.iter().filter_map(|e| e.announce.as_ref()?.due());
+        let frames = self
+            .entries
+            .iter()
+            .filter_map(|e| e.announce.as_ref()?.due());
         retries.chain(frames).min()
     }
 
@@ -113,7 +124,10 @@ impl VipManager {
             if let Some(schedule) = &mut e.announce {
                 if schedule.due().is_some_and(|t| now >= t) {
                     let frame = announcement(self.mac, e.vip.address);
-                    out.push(Output::SendFrame { address: e.vip.address, frame });
+                    out.push(Output::SendFrame {
+                        address: e.vip.address,
+                        frame,
+                    });
                     schedule.sent(now);
                 }
             }
@@ -129,7 +143,10 @@ impl VipManager {
         result: Result<(), AddressError>,
         out: &mut Outbox,
     ) -> bool {
-        let Some(e) = self.entries.iter_mut().find(|e| e.in_flight.is_some_and(|(o, _)| o == op))
+        let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.in_flight.is_some_and(|(o, _)| o == op))
         else {
             return false;
         };
@@ -146,7 +163,10 @@ impl VipManager {
             }
             (_, Err(err)) => {
                 e.retry_at = Some(now + ADDRESS_RETRY);
-                out.event(Event::AddressFailed { address, error: format!("{err:?}") });
+                out.event(Event::AddressFailed {
+                    address,
+                    error: format!("{err:?}"),
+                });
             }
         }
         true
@@ -159,7 +179,11 @@ impl VipManager {
         let Some(e) = self.entries.iter_mut().find(|e| e.vip.address == address) else {
             return;
         };
-        let presence = if present { Presence::Present } else { Presence::Absent };
+        let presence = if present {
+            Presence::Present
+        } else {
+            Presence::Absent
+        };
         if e.presence == presence {
             return;
         }

@@ -8,7 +8,9 @@ use kvip_testbed::sim::{profile, PROFILES};
 use kvip_testbed::story::{leader_loss, options};
 
 fn main() -> ExitCode {
-    let name = std::env::args().nth(1).unwrap_or_else(|| "5/3/1".to_string());
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "5/3/1".to_string());
     let Some(p) = profile(&name) else {
         let names: Vec<_> = PROFILES.iter().map(|p| p.name).collect();
         eprintln!("unknown profile {name:?}; expected one of {names:?}");

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use kvip_core::Defects;
 use kvip_testbed::sim::{profile, run_traced, PROFILES};
-use kvip_testbed::vopr::{failover_table, options_for, render_table, reproduce_command, sweep, Overrides};
+use kvip_testbed::vopr::{
+    failover_table, options_for, render_table, reproduce_command, sweep, Overrides,
+};
 
 const USAGE: &str = "usage: vopr [--seeds N | --seed S] [--first S] [--nodes K] [--profile 15/10/2|5/3/1|1/0.6/0.2]
             [--sim-seconds SECS] [--threads T] [--failover-runs R] [--no-table] [--trace] [--plant DEFECT]
@@ -43,7 +45,10 @@ fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value\n{USAGE}"));
-        let num = |name: &str, v: String| v.parse::<u64>().map_err(|_| format!("{name}: expected a whole number, got {v:?}"));
+        let num = |name: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: expected a whole number, got {v:?}"))
+        };
         match flag.as_str() {
             "--seeds" => a.count = num("--seeds", value("--seeds")?)?,
             "--seed" => {
@@ -62,11 +67,16 @@ fn parse() -> Result<Args, String> {
             "--profile" => {
                 let v = value("--profile")?;
                 let names: Vec<_> = PROFILES.iter().map(|p| p.name).collect();
-                a.overrides.profile = Some(profile(&v).ok_or(format!("--profile: expected one of {names:?}, got {v:?}"))?);
+                a.overrides.profile = Some(
+                    profile(&v)
+                        .ok_or(format!("--profile: expected one of {names:?}, got {v:?}"))?,
+                );
             }
             "--sim-seconds" => a.sim_seconds = num("--sim-seconds", value("--sim-seconds")?)?,
             "--threads" => a.threads = num("--threads", value("--threads")?)? as usize,
-            "--failover-runs" => a.failover_runs = num("--failover-runs", value("--failover-runs")?)?,
+            "--failover-runs" => {
+                a.failover_runs = num("--failover-runs", value("--failover-runs")?)?
+            }
             "--no-table" => a.failover_runs = 0,
             "--trace" => a.trace = true,
             "--plant" => a.plant = Some(value("--plant")?),
@@ -78,7 +88,9 @@ fn parse() -> Result<Args, String> {
 }
 
 fn defects(plant: Option<&str>) -> Result<Defects, String> {
-    let Some(name) = plant else { return Ok(Defects::default()) };
+    let Some(name) = plant else {
+        return Ok(Defects::default());
+    };
     let defect = kvip_core::Defect::from_name(name).ok_or_else(|| {
         let names: Vec<_> = kvip_core::Defect::ALL.iter().map(|d| d.name()).collect();
         format!("--plant: unknown defect {name:?}; known: {names:?}")
@@ -86,7 +98,10 @@ fn defects(plant: Option<&str>) -> Result<Defects, String> {
     #[cfg(feature = "planted-defects")]
     return Ok(Defects::planted(defect));
     #[cfg(not(feature = "planted-defects"))]
-    Err(format!("--plant {}: rebuild with --features planted-defects", defect.name()))
+    Err(format!(
+        "--plant {}: rebuild with --features planted-defects",
+        defect.name()
+    ))
 }
 
 fn main() -> ExitCode {
@@ -124,15 +139,31 @@ fn main() -> ExitCode {
             println!("trace-hash: {:016x}", report.trace_hash);
         }
     }
-    let summary = sweep(args.first, args.count, phase, &args.overrides, &defects, args.threads);
+    let summary = sweep(
+        args.first,
+        args.count,
+        phase,
+        &args.overrides,
+        &defects,
+        args.threads,
+    );
     for r in &summary.violations {
-        println!("VIOLATION {}", r.violation.as_ref().expect("only violations are kept"));
+        println!(
+            "VIOLATION {}",
+            r.violation.as_ref().expect("only violations are kept")
+        );
         println!("  options: {}", r.options);
-        println!("  reproduce: {}", reproduce_command(&r.options, args.plant.as_deref()));
+        println!(
+            "  reproduce: {}",
+            reproduce_command(&r.options, args.plant.as_deref())
+        );
     }
     if args.failover_runs > 0 && !args.single {
         let latency = Duration::from_millis(5);
-        print!("{}", render_table(&failover_table(args.failover_runs, 5, latency), latency));
+        print!(
+            "{}",
+            render_table(&failover_table(args.failover_runs, 5, latency), latency)
+        );
     }
     println!(
         "seeds: {}, violations: {}, failovers: {}, sim-seconds: {:.0}, wall-seconds: {:.1}",

@@ -34,9 +34,18 @@ impl ApiServer {
     pub fn apply(&mut self, request: LeaseRequest, rng: &mut SeededRng) -> Applied {
         if self.flaky_per_mille > 0 && rng.chance(self.flaky_per_mille) {
             return match rng.below(4) {
-                0 => Applied { reply: Some(Err(LeaseError::Server(500))), written: None },
-                1 => Applied { reply: Some(Err(LeaseError::Conflict)), written: None },
-                2 => Applied { reply: None, written: None },
+                0 => Applied {
+                    reply: Some(Err(LeaseError::Server(500))),
+                    written: None,
+                },
+                1 => Applied {
+                    reply: Some(Err(LeaseError::Conflict)),
+                    written: None,
+                },
+                2 => Applied {
+                    reply: None,
+                    written: None,
+                },
                 _ => {
                     let mut applied = self.apply_cleanly(request);
                     applied.reply = None;
@@ -49,7 +58,9 @@ impl ApiServer {
 
     fn apply_cleanly(&mut self, request: LeaseRequest) -> Applied {
         let result = match request {
-            LeaseRequest::Get => return self.answer(self.lease.clone().ok_or(LeaseError::NotFound)),
+            LeaseRequest::Get => {
+                return self.answer(self.lease.clone().ok_or(LeaseError::NotFound))
+            }
             LeaseRequest::Create(_) if self.lease.is_some() => Err(LeaseError::Conflict),
             LeaseRequest::Create(record) => Ok(record),
             LeaseRequest::Replace { expected, record } => match &self.lease {
@@ -62,14 +73,23 @@ impl ApiServer {
             Err(e) => self.answer(Err(e)),
             Ok(record) => {
                 self.revision += 1;
-                let stored = LeaseObject { resource_version: ResourceVersion(self.revision.to_string()), record };
+                let stored = LeaseObject {
+                    resource_version: ResourceVersion(self.revision.to_string()),
+                    record,
+                };
                 self.lease = Some(stored.clone());
-                Applied { reply: Some(Ok(stored.clone())), written: Some(stored) }
+                Applied {
+                    reply: Some(Ok(stored.clone())),
+                    written: Some(stored),
+                }
             }
         }
     }
 
     fn answer(&self, reply: Result<LeaseObject, LeaseError>) -> Applied {
-        Applied { reply: Some(reply), written: None }
+        Applied {
+            reply: Some(reply),
+            written: None,
+        }
     }
 }

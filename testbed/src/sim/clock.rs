@@ -38,7 +38,10 @@ impl NodeClock {
     /// The wall clock a node started at true time `global_ns` hands its core.
     pub fn wall_clock(&self, global_ns: u64) -> WallClock {
         let wall = WORLD_WALL_EPOCH + (global_ns / 1000) as i64 + self.wall_skew_us;
-        WallClock { start: self.local(global_ns), wall_at_start: MicroTime(wall) }
+        WallClock {
+            start: self.local(global_ns),
+            wall_at_start: MicroTime(wall),
+        }
     }
 }
 
@@ -49,7 +52,11 @@ mod tests {
     #[test]
     fn global_inverts_local_for_fast_and_slow_clocks() {
         for drift_ppm in [-10_000, -1, 0, 7, 10_000] {
-            let c = NodeClock { offset_ns: 5_000_000_123, drift_ppm, wall_skew_us: 0 };
+            let c = NodeClock {
+                offset_ns: 5_000_000_123,
+                drift_ppm,
+                wall_skew_us: 0,
+            };
             for g in [0u64, 1, 999_999_937, 600_000_000_000] {
                 let l = c.local(g);
                 let back = c.global(l);
@@ -60,7 +67,11 @@ mod tests {
 
     #[test]
     fn drift_changes_elapsed_time() {
-        let fast = NodeClock { offset_ns: 0, drift_ppm: 10_000, wall_skew_us: 0 };
+        let fast = NodeClock {
+            offset_ns: 0,
+            drift_ppm: 10_000,
+            wall_skew_us: 0,
+        };
         assert_eq!(fast.local(1_000_000_000).as_nanos(), 1_010_000_000);
     }
 }

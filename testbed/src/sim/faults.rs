@@ -41,7 +41,13 @@ impl FaultKind {
 
     /// Whether the fault hits one node (chosen when it starts).
     pub fn targets_node(self) -> bool {
-        !matches!(self, FaultKind::ApiOutage | FaultKind::LatencySpike | FaultKind::FlakyApi | FaultKind::LossyLan)
+        !matches!(
+            self,
+            FaultKind::ApiOutage
+                | FaultKind::LatencySpike
+                | FaultKind::FlakyApi
+                | FaultKind::LossyLan
+        )
     }
 }
 
@@ -62,7 +68,9 @@ pub struct PlannedFault {
 
 /// Draws the schedule for `opts` (empty when it has no fault gap).
 pub fn schedule(opts: &SimOptions) -> Vec<PlannedFault> {
-    let Some(gap) = opts.fault_gap else { return Vec::new() };
+    let Some(gap) = opts.fault_gap else {
+        return Vec::new();
+    };
     let mut r = stream(opts.seed, 2);
     let lease = opts.profile.timing.lease_duration.as_nanos() as u64;
     let end = opts.fault_phase.as_nanos() as u64;
@@ -85,7 +93,13 @@ pub fn schedule(opts: &SimOptions) -> Vec<PlannedFault> {
         };
         let at_holder = r.chance(500);
         let pick = r.pick(opts.nodes);
-        out.push(PlannedFault { at, duration, kind, at_holder, pick });
+        out.push(PlannedFault {
+            at,
+            duration,
+            kind,
+            at_holder,
+            pick,
+        });
         at += r.range(gap / 4, gap * 7 / 4);
     }
     out

@@ -16,10 +16,21 @@ use super::rng::{stream, Draw};
 pub fn vip(opts: &SimOptions) -> VipAddress {
     if opts.ipv6 {
         let address = IpAddr::V6(Ipv6Addr::new(0xfd00, 0x250, 0, 0, 0, 0, 0, 0xc8));
-        VipAddress { address, prefix_len: 128 }
+        VipAddress {
+            address,
+            prefix_len: 128,
+        }
     } else {
-        VipAddress { address: IpAddr::V4(Ipv4Addr::new(10, 250, 0, 200)), prefix_len: 32 }
+        VipAddress {
+            address: IpAddr::V4(Ipv4Addr::new(10, 250, 0, 200)),
+            prefix_len: 32,
+        }
     }
+}
+
+/// The name of host `index`: master01, master02, … as in the articles.
+pub fn host_name(index: usize) -> String {
+    format!("master{:02}", index + 1)
 }
 
 /// One host of the simulated cluster.
@@ -78,7 +89,7 @@ impl Host {
             wall_skew_us: r.range(0, 6_000_000) as i64 - 3_000_000,
         };
         Host {
-            name: format!("master{:02}", index + 1),
+            name: host_name(index),
             mac: MacAddr([0x02, 0x42, 0x0a, 0xfa, 0x00, 0x0b + index as u8]),
             clock,
             core: None,

@@ -3,6 +3,7 @@
 use kvip_core::Input;
 
 use super::faults::{FaultKind, PlannedFault};
+use super::host::host_name;
 use super::rng::Draw;
 use super::stats::{PendingTakeover, TakeoverKind};
 use super::world::{Ev, World};
@@ -14,8 +15,18 @@ impl World {
         let lease = self.opts.profile.timing.lease_duration.as_nanos() as u64;
         let at = self.rng.range(2 * lease, 3 * lease);
         let heal = self.opts.fault_phase.as_nanos() as u64;
-        let kind = if graceful { FaultKind::Graceful } else { FaultKind::Crash };
-        self.faults.push(PlannedFault { at, duration: heal - at, kind, at_holder: true, pick: 0 });
+        let kind = if graceful {
+            FaultKind::Graceful
+        } else {
+            FaultKind::Crash
+        };
+        self.faults.push(PlannedFault {
+            at,
+            duration: heal - at,
+            kind,
+            at_holder: true,
+            pick: 0,
+        });
         self.active.push(None);
         self.push(at, Ev::FaultStart(self.faults.len() - 1));
     }
@@ -24,13 +35,24 @@ impl World {
     pub(super) fn fault_start(&mut self, i: usize) {
         let f = self.faults[i].clone();
         let holder = self.holders().first().copied();
-        let node = if f.at_holder { holder.unwrap_or(f.pick % self.hosts.len()) } else { f.pick % self.hosts.len() };
+        let node = if f.at_holder {
+            holder.unwrap_or(f.pick % self.hosts.len())
+        } else {
+            f.pick % self.hosts.len()
+        };
         let end = self.now + f.duration;
         if f.kind.disturbs_handover() {
             self.disturbances.push((self.now, end));
         }
         self.trace.mix(&[20, self.now, i as u64, node as u64]);
-        self.trace.line(self.now, || format!("fault {:?} on node {node} for {}ms", f.kind, f.duration / 1_000_000));
+        self.trace.line(self.now, || {
+            format!(
+                "fault {:?} on {} for {}ms",
+                f.kind,
+                host_name(node),
+                f.duration / 1_000_000
+            )
+        });
         let applied = match f.kind {
             FaultKind::Crash => {
                 let was_holder = self.hosts[node].is_holder();
@@ -41,7 +63,11 @@ impl World {
                     self.hosts[node].api_up = false;
                     self.hosts[node].lan_up = false;
                     if was_holder {
-                        self.pending = Some(PendingTakeover { kind: TakeoverKind::Crash, old_holder: node, since: self.now });
+                        self.pending = Some(PendingTakeover {
+                            kind: TakeoverKind::Crash,
+                            old_holder: node,
+                            since: self.now,
+                        });
                     }
                     true
                 }
@@ -52,7 +78,11 @@ impl World {
                     false
                 } else {
                     if h.is_holder() {
-                        self.pending = Some(PendingTakeover { kind: TakeoverKind::Graceful, old_holder: node, since: self.now });
+                        self.pending = Some(PendingTakeover {
+                            kind: TakeoverKind::Graceful,
+                            old_holder: node,
+                            since: self.now,
+                        });
                     }
                     self.hosts[node].stopping_since = Some(self.now);
                     self.drive(node, |n, now| n.shutdown(now));
@@ -70,7 +100,9 @@ impl World {
             }
             FaultKind::LinkFlap => {
                 self.hosts[node].lan_up = false;
-                self.drive(node, |n, now| n.handle_input(now, Input::LinkChanged { up: false }));
+                self.drive(node, |n, now| {
+                    n.handle_input(now, Input::LinkChanged { up: false })
+                });
                 true
             }
             FaultKind::ApiOutage => {
@@ -100,7 +132,15 @@ impl World {
                 if self.hosts[node].kernel_vip && !self.hosts[node].powered_off {
                     self.hosts[node].set_kernel_vip(false, self.now);
                     let address = super::host::vip(&self.opts).address;
-                    self.drive(node, |n, now| n.handle_input(now, Input::AddressObserved { address, present: false }));
+                    self.drive(node, |n, now| {
+                        n.handle_input(
+                            now,
+                            Input::AddressObserved {
+                                address,
+                                present: false,
+                            },
+                        )
+                    });
                 }
                 false
             }
@@ -113,10 +153,14 @@ impl World {
 
     /// Ends fault `i` if it is still active.
     pub(super) fn fault_end(&mut self, i: usize) {
-        let Some(node) = self.active[i].take() else { return };
+        let Some(node) = self.active[i].take() else {
+            return;
+        };
         let kind = self.faults[i].kind;
         self.trace.mix(&[21, self.now, i as u64]);
-        self.trace.line(self.now, || format!("fault {kind:?} on node {node} ends"));
+        self.trace.line(self.now, || {
+            format!("fault {kind:?} on {} ends", host_name(node))
+        });
         let relist = self.api_latency();
         match kind {
             FaultKind::Crash => {
@@ -144,7 +188,9 @@ impl World {
             FaultKind::LinkFlap => {
                 self.hosts[node].lan_up = true;
                 self.hosts[node].lan_up_since = self.now;
-                self.drive(node, |n, now| n.handle_input(now, Input::LinkChanged { up: true }));
+                self.drive(node, |n, now| {
+                    n.handle_input(now, Input::LinkChanged { up: true })
+                });
             }
             FaultKind::ApiOutage => {
                 self.api_outage = false;

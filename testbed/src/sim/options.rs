@@ -20,9 +20,18 @@ pub struct Profile {
 /// The three profiles the simulator exercises: kube-vip's defaults, the articles' 5/3/1, and a
 /// fast sub-second one.
 pub const PROFILES: [Profile; 3] = [
-    Profile { name: "15/10/2", timing: ElectionTiming::from_millis(15_000, 10_000, 2_000) },
-    Profile { name: "5/3/1", timing: ElectionTiming::from_millis(5_000, 3_000, 1_000) },
-    Profile { name: "1/0.6/0.2", timing: ElectionTiming::from_millis(1_000, 600, 200) },
+    Profile {
+        name: "15/10/2",
+        timing: ElectionTiming::from_millis(15_000, 10_000, 2_000),
+    },
+    Profile {
+        name: "5/3/1",
+        timing: ElectionTiming::from_millis(5_000, 3_000, 1_000),
+    },
+    Profile {
+        name: "1/0.6/0.2",
+        timing: ElectionTiming::from_millis(1_000, 600, 200),
+    },
 ];
 
 /// Looks a profile up by name.
@@ -75,7 +84,10 @@ impl SimOptions {
             ipv6,
             api_latency: (ms(api_base) / 2, ms(api_base)),
             watch_delay: (ms(1), ms(r.range(2, 5))),
-            address_latency: (Duration::from_micros(100), Duration::from_micros(r.range(300, 3000))),
+            address_latency: (
+                Duration::from_micros(100),
+                Duration::from_micros(r.range(300, 3000)),
+            ),
             lan_latency: (Duration::from_micros(50), Duration::from_micros(1000)),
             max_drift_ppm: 10_000,
             arp_rate: ms(r.range(500, 3000)),
@@ -93,7 +105,10 @@ impl SimOptions {
             api_latency: (api_latency, api_latency),
             watch_delay: (ms(1), ms(3)),
             fault_gap: None,
-            ..SimOptions::from_seed(seed, profile.timing.lease_duration * 4 + Duration::from_secs(2))
+            ..SimOptions::from_seed(
+                seed,
+                profile.timing.lease_duration * 4 + Duration::from_secs(2),
+            )
         }
     }
 }
@@ -104,7 +119,9 @@ fn ms(n: u64) -> Duration {
 
 impl fmt::Display for SimOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let gap = self.fault_gap.map_or("none".to_string(), |g| format!("{g:?}"));
+        let gap = self
+            .fault_gap
+            .map_or("none".to_string(), |g| format!("{g:?}"));
         write!(
             f,
             "seed={} nodes={} profile={} family={} api-latency={:?}..{:?} watch-delay={:?}..{:?} \

@@ -11,7 +11,10 @@ pub struct Trace {
 impl Trace {
     /// A trace that keeps text lines when `keep_text` is set.
     pub fn new(keep_text: bool) -> Self {
-        Trace { hash: 0xcbf2_9ce4_8422_2325, lines: keep_text.then(Vec::new) }
+        Trace {
+            hash: 0xcbf2_9ce4_8422_2325,
+            lines: keep_text.then(Vec::new),
+        }
     }
 
     /// Folds numbers into the hash.

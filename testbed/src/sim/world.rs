@@ -11,7 +11,7 @@ use kvip_core::{Defects, Input, LeaseError, LeaseObject, LeaseRequest, OpId, Out
 
 use super::api::ApiServer;
 use super::faults::{schedule, PlannedFault};
-use super::host::Host;
+use super::host::{host_name, Host};
 use super::invariants::{self as inv, Violation};
 use super::options::SimOptions;
 use super::rng::{stream, Draw, SeededRng};
@@ -27,19 +27,49 @@ const MAX_VIOLATIONS: usize = 16;
 
 #[derive(Debug, Clone)]
 pub(super) enum Ev {
-    Wake { node: usize, gen: u64 },
-    ApiArrive { node: usize, inc: u64, op: OpId, request: LeaseRequest },
-    ApiReply { node: usize, inc: u64, op: OpId, result: Result<LeaseObject, LeaseError> },
-    Watch { node: usize, gen: u64, event: WatchEvent<LeaseObject> },
-    Relist { node: usize, gen: u64 },
-    AddressDone { node: usize, inc: u64, op: OpId, add: bool },
-    Frame { mac: MacAddr },
+    Wake {
+        node: usize,
+        gen: u64,
+    },
+    ApiArrive {
+        node: usize,
+        inc: u64,
+        op: OpId,
+        request: LeaseRequest,
+    },
+    ApiReply {
+        node: usize,
+        inc: u64,
+        op: OpId,
+        result: Result<LeaseObject, LeaseError>,
+    },
+    Watch {
+        node: usize,
+        gen: u64,
+        event: WatchEvent<LeaseObject>,
+    },
+    Relist {
+        node: usize,
+        gen: u64,
+    },
+    AddressDone {
+        node: usize,
+        inc: u64,
+        op: OpId,
+        add: bool,
+    },
+    Frame {
+        mac: MacAddr,
+    },
     FaultStart(usize),
     FaultEnd(usize),
     Boot(usize),
     Heal,
     CheckLiveness,
-    CheckHandover { releaser: usize, released_at: u64 },
+    CheckHandover {
+        releaser: usize,
+        released_at: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -153,12 +183,20 @@ impl World {
 
     pub(super) fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse(Scheduled { at: at.max(self.now), seq: self.seq, ev }));
+        self.queue.push(Reverse(Scheduled {
+            at: at.max(self.now),
+            seq: self.seq,
+            ev,
+        }));
     }
 
     /// Runs to the end (or the first violation) and reports.
     pub fn run(mut self) -> RunReport {
-        let end = Host::ns(self.opts.fault_phase + inv::liveness::bound(self.opts.profile.timing) + AFTER_HEAL_EXTRA);
+        let end = Host::ns(
+            self.opts.fault_phase
+                + inv::liveness::bound(self.opts.profile.timing)
+                + AFTER_HEAL_EXTRA,
+        );
         let max_steps = (end / 1_000_000_000 + 1) * MAX_STEPS_PER_SIM_SECOND;
         while let Some(Reverse(s)) = self.queue.pop() {
             if s.at > end || self.violations.len() >= MAX_VIOLATIONS {
@@ -167,7 +205,10 @@ impl World {
             self.now = s.at;
             self.stats.steps += 1;
             if self.stats.steps > max_steps {
-                self.fail(Violation::Livelock { at: self.now, steps: self.stats.steps });
+                self.fail(Violation::Livelock {
+                    at: self.now,
+                    steps: self.stats.steps,
+                });
                 break;
             }
             self.step(s.ev);
@@ -199,11 +240,22 @@ impl World {
                     self.drive(node, |n, now| n.handle_timeout(now));
                 }
             }
-            Ev::ApiArrive { node, inc, op, request } => self.api_arrive(node, inc, op, request),
-            Ev::ApiReply { node, inc, op, result } => {
+            Ev::ApiArrive {
+                node,
+                inc,
+                op,
+                request,
+            } => self.api_arrive(node, inc, op, request),
+            Ev::ApiReply {
+                node,
+                inc,
+                op,
+                result,
+            } => {
                 let h = &self.hosts[node];
                 if h.incarnation == inc && h.api_up && !self.api_outage {
-                    self.trace.mix(&[3, self.now, node as u64, op.0, result.is_ok() as u64]);
+                    self.trace
+                        .mix(&[3, self.now, node as u64, op.0, result.is_ok() as u64]);
                     self.deliver(node, Input::LeaseResponse { op, result });
                 }
             }
@@ -225,20 +277,36 @@ impl World {
             Ev::Heal => self.heal(),
             Ev::CheckLiveness => {
                 let holders = self.holders();
-                let lease_holder = self.api.lease().and_then(|l| l.record.holder().map(str::to_owned));
+                let lease_holder = self
+                    .api
+                    .lease()
+                    .and_then(|l| l.record.holder().map(str::to_owned));
                 let idx = lease_holder.and_then(|n| self.hosts.iter().position(|h| h.name == n));
                 if let Err(v) = inv::liveness::check_after_heal(self.now, &holders, idx) {
                     self.fail(v);
                 }
             }
-            Ev::CheckHandover { releaser, released_at } => {
+            Ev::CheckHandover {
+                releaser,
+                released_at,
+            } => {
                 let bound = Host::ns(inv::handover::BOUND);
-                let quiet = self.quiet(released_at.saturating_sub(Host::ns(self.opts.profile.timing.lease_duration)), released_at + bound);
+                let quiet = self.quiet(
+                    released_at.saturating_sub(Host::ns(self.opts.profile.timing.lease_duration)),
+                    released_at + bound,
+                );
                 let ready_follower = self.hosts.iter().enumerate().any(|(i, h)| {
-                    i != releaser && h.core.is_some() && h.stopping_since.is_none() && h.api_up && h.watch_connected && h.watch_since + 1_000_000_000 <= released_at
+                    i != releaser
+                        && h.core.is_some()
+                        && h.stopping_since.is_none()
+                        && h.api_up
+                        && h.watch_connected
+                        && h.watch_since + 1_000_000_000 <= released_at
                 });
                 if quiet && ready_follower {
-                    if let Err(v) = inv::handover::check(self.now, released_at, releaser, &self.holders()) {
+                    if let Err(v) =
+                        inv::handover::check(self.now, released_at, releaser, &self.holders())
+                    {
                         self.fail(v);
                     }
                 }
@@ -253,7 +321,9 @@ impl World {
 
     /// Hosts that hold the VIP now.
     pub(super) fn holders(&self) -> Vec<usize> {
-        (0..self.hosts.len()).filter(|&i| self.hosts[i].is_holder()).collect()
+        (0..self.hosts.len())
+            .filter(|&i| self.hosts[i].is_holder())
+            .collect()
     }
 
     fn check_after_step(&mut self) {
@@ -266,29 +336,47 @@ impl World {
         if self.last_holder != Some(h) {
             self.last_holder = Some(h);
             self.stats.failovers += 1;
-            self.trace.line(self.now, || format!("holder is now node {h}"));
+            self.trace
+                .line(self.now, || format!("holder is now {}", host_name(h)));
         }
         if let Some(p) = self.pending.filter(|p| p.old_holder != h) {
             self.stats.record(p.kind, self.now - p.since);
             self.pending = None;
         }
         let host = &self.hosts[h];
-        let stable_since = [host.holder_since.unwrap_or(self.now), host.lan_up_since, self.lossy_lan_last_end]
-            .into_iter()
-            .max()
-            .unwrap_or(0);
+        let stable_since = [
+            host.holder_since.unwrap_or(self.now),
+            host.lan_up_since,
+            self.lossy_lan_last_end,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         let window = inv::neighbour_convergence::window(self.opts.arp_rate);
         if host.lan_up && !self.lossy_lan {
-            if let Err(v) = inv::neighbour_convergence::check(self.now, h, host.mac, stable_since, window, self.client_entry) {
+            if let Err(v) = inv::neighbour_convergence::check(
+                self.now,
+                h,
+                host.mac,
+                stable_since,
+                window,
+                self.client_entry,
+            ) {
                 self.fail(v);
             }
         }
     }
 
     /// Runs `f` on the node's core at its local time, then carries out its outputs.
-    pub(super) fn drive(&mut self, node: usize, f: impl FnOnce(&mut kvip_core::Node, kvip_core::Instant)) {
+    pub(super) fn drive(
+        &mut self,
+        node: usize,
+        f: impl FnOnce(&mut kvip_core::Node, kvip_core::Instant),
+    ) {
         let local = self.hosts[node].clock.local(self.now);
-        let Some(core) = self.hosts[node].core.as_mut() else { return };
+        let Some(core) = self.hosts[node].core.as_mut() else {
+            return;
+        };
         f(core, local);
         while let Some(out) = self.hosts[node].core.as_mut().and_then(|c| c.poll_output()) {
             self.carry_out(node, out);
@@ -321,7 +409,9 @@ impl World {
     pub(super) fn api_latency(&mut self) -> u64 {
         if self.latency_spike {
             let renew = Host::ns(self.opts.profile.timing.renew_deadline);
-            return self.rng.range(Host::ns(self.opts.api_latency.0), renew * 9 / 10);
+            return self
+                .rng
+                .range(Host::ns(self.opts.api_latency.0), renew * 9 / 10);
         }
         self.latency(self.opts.api_latency)
     }
@@ -331,27 +421,47 @@ impl World {
         match out {
             Output::Lease { op, request } => {
                 self.trace.mix(&[10, self.now, node as u64, op.0]);
-                let text = self.trace.keeps_text().then(|| format!("node {node} -> api {}", describe(&request)));
+                let text = self
+                    .trace
+                    .keeps_text()
+                    .then(|| format!("{} -> api {}", host_name(node), describe(&request)));
                 self.trace.line(self.now, || text.unwrap_or_default());
                 if self.hosts[node].api_up && !self.api_outage {
                     let at = self.now + self.api_latency();
-                    self.push(at, Ev::ApiArrive { node, inc, op, request });
+                    self.push(
+                        at,
+                        Ev::ApiArrive {
+                            node,
+                            inc,
+                            op,
+                            request,
+                        },
+                    );
                 }
             }
             Output::AddAddress { op, .. } | Output::RemoveAddress { op, .. } => {
                 let add = matches!(out, Output::AddAddress { .. });
-                self.trace.mix(&[11, self.now, node as u64, op.0, add as u64]);
-                self.trace.line(self.now, || format!("node {node} {} address", if add { "adds" } else { "removes" }));
+                self.trace
+                    .mix(&[11, self.now, node as u64, op.0, add as u64]);
+                self.trace.line(self.now, || {
+                    format!(
+                        "{} {} address",
+                        host_name(node),
+                        if add { "adds" } else { "removes" }
+                    )
+                });
                 let at = self.now + self.latency(self.opts.address_latency);
                 self.push(at, Ev::AddressDone { node, inc, op, add });
             }
             Output::SendFrame { frame, .. } => self.frame_sent(node, &frame),
             Output::Event(e) => {
                 self.trace.mix(&[13, self.now, node as u64]);
-                self.trace.line(self.now, || format!("node {node} {e:?}"));
+                self.trace
+                    .line(self.now, || format!("{} {e:?}", host_name(node)));
             }
             Output::Stopped => {
-                self.trace.line(self.now, || format!("node {node} stopped"));
+                self.trace
+                    .line(self.now, || format!("{} stopped", host_name(node)));
                 let restart = self.hosts[node].restart_when_stopped;
                 self.hosts[node].kill(false);
                 if restart {
@@ -363,7 +473,8 @@ impl World {
 
     fn frame_sent(&mut self, node: usize, frame: &[u8]) {
         self.trace.mix(&[12, self.now, node as u64]);
-        self.trace.line(self.now, || format!("node {node} announces"));
+        self.trace
+            .line(self.now, || format!("{} announces", host_name(node)));
         let has_vip = self.hosts[node].kernel_vip;
         if let Err(v) = inv::announce_after_add::on_frame(self.now, node, has_vip) {
             self.fail(v);
@@ -391,7 +502,8 @@ impl World {
         }
         let was = self.hosts[node].kernel_vip;
         self.hosts[node].set_kernel_vip(add, self.now);
-        self.trace.mix(&[5, self.now, node as u64, op.0, add as u64]);
+        self.trace
+            .mix(&[5, self.now, node as u64, op.0, add as u64]);
         let result = match (add, was) {
             (true, true) => Err(kvip_core::AddressError::AlreadyPresent),
             (false, false) => Err(kvip_core::AddressError::NotPresent),
@@ -404,25 +516,53 @@ impl World {
         if self.api_outage {
             return;
         }
-        let releasing = matches!(&request, LeaseRequest::Replace { record, .. } if record.holder().is_none());
+        let releasing =
+            matches!(&request, LeaseRequest::Replace { record, .. } if record.holder().is_none());
         let applied = self.api.apply(request, &mut self.rng);
         if let Some(written) = applied.written {
-            self.trace.mix(&[2, self.now, node as u64, written.resource_version.0.len() as u64]);
-            let text = self.trace.keeps_text().then(|| format!("api stores rv={} holder={}", written.resource_version.0, written.record.holder().unwrap_or("-")));
+            self.trace.mix(&[
+                2,
+                self.now,
+                node as u64,
+                written.resource_version.0.len() as u64,
+            ]);
+            let text = self.trace.keeps_text().then(|| {
+                format!(
+                    "api stores rv={} holder={}",
+                    written.resource_version.0,
+                    written.record.holder().unwrap_or("-")
+                )
+            });
             self.trace.line(self.now, || text.unwrap_or_default());
             if releasing {
                 let has_vip = self.hosts[node].kernel_vip;
-                if let Err(v) = inv::withdraw_before_release::on_release_applied(self.now, node, has_vip) {
+                if let Err(v) =
+                    inv::withdraw_before_release::on_release_applied(self.now, node, has_vip)
+                {
                     self.fail(v);
                 }
                 let at = self.now + Host::ns(inv::handover::BOUND);
-                self.push(at, Ev::CheckHandover { releaser: node, released_at: self.now });
+                self.push(
+                    at,
+                    Ev::CheckHandover {
+                        releaser: node,
+                        released_at: self.now,
+                    },
+                );
             }
             self.broadcast(written);
         }
         if let Some(result) = applied.reply {
             let at = self.now + self.api_latency();
-            self.push(at, Ev::ApiReply { node, inc, op, result });
+            self.push(
+                at,
+                Ev::ApiReply {
+                    node,
+                    inc,
+                    op,
+                    result,
+                },
+            );
         }
     }
 
@@ -436,7 +576,14 @@ impl World {
             let last = h.watch_last;
             let at = (self.now + self.latency(self.opts.watch_delay)).max(last + 1);
             self.hosts[node].watch_last = at;
-            self.push(at, Ev::Watch { node, gen, event: WatchEvent::Apply(lease.clone()) });
+            self.push(
+                at,
+                Ev::Watch {
+                    node,
+                    gen,
+                    event: WatchEvent::Apply(lease.clone()),
+                },
+            );
         }
     }
 
@@ -475,7 +622,8 @@ impl World {
         }
         let defects = self.defects.clone();
         self.hosts[node].start_daemon(&self.opts, self.now, &defects);
-        self.trace.line(self.now, || format!("node {node} starts"));
+        self.trace
+            .line(self.now, || format!("{} starts", host_name(node)));
         let delay = self.api_latency();
         self.break_watch(node, Some(delay));
         self.drive(node, |_, _| {});
@@ -504,11 +652,18 @@ impl World {
 /// A one-line description of a Lease request for the trace.
 fn describe(request: &LeaseRequest) -> String {
     let record = |r: &kvip_core::LeaseRecord| {
-        format!("holder={} transitions={}", r.holder().unwrap_or("-"), r.lease_transitions)
+        format!(
+            "holder={} transitions={}",
+            r.holder().unwrap_or("-"),
+            r.lease_transitions
+        )
     };
     match request {
         LeaseRequest::Get => "GET".to_string(),
         LeaseRequest::Create(r) => format!("CREATE {}", record(r)),
-        LeaseRequest::Replace { expected, record: r } => format!("REPLACE if rv={} {}", expected.0, record(r)),
+        LeaseRequest::Replace {
+            expected,
+            record: r,
+        } => format!("REPLACE if rv={} {}", expected.0, record(r)),
     }
 }

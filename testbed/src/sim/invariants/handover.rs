@@ -10,11 +10,19 @@ use super::Violation;
 pub const BOUND: Duration = Duration::from_millis(150);
 
 /// Checks, at `released_at + BOUND`, that some node other than `releaser` holds the VIP.
-pub fn check(now: u64, released_at: u64, releaser: usize, holders: &[usize]) -> Result<(), Violation> {
+pub fn check(
+    now: u64,
+    released_at: u64,
+    releaser: usize,
+    holders: &[usize],
+) -> Result<(), Violation> {
     if holders.iter().any(|&h| h != releaser) {
         return Ok(());
     }
-    Err(Violation::SlowHandover { at: now, released_at })
+    Err(Violation::SlowHandover {
+        at: now,
+        released_at,
+    })
 }
 
 #[cfg(test)]

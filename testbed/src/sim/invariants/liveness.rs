@@ -13,10 +13,17 @@ pub fn bound(timing: ElectionTiming) -> Duration {
 }
 
 /// Checks the holders at the bound, given which node the Lease names.
-pub fn check_after_heal(now: u64, holders: &[usize], lease_holder: Option<usize>) -> Result<(), Violation> {
+pub fn check_after_heal(
+    now: u64,
+    holders: &[usize],
+    lease_holder: Option<usize>,
+) -> Result<(), Violation> {
     match holders {
         [h] if lease_holder == Some(*h) => Ok(()),
-        _ => Err(Violation::NoHolderAfterHeal { at: now, holders: holders.to_vec() }),
+        _ => Err(Violation::NoHolderAfterHeal {
+            at: now,
+            holders: holders.to_vec(),
+        }),
     }
 }
 

@@ -25,7 +25,11 @@ pub fn check(
     entry: Option<MacAddr>,
 ) -> Result<(), Violation> {
     if now.saturating_sub(stable_since) > window_ns && entry != Some(holder_mac) {
-        return Err(Violation::NeighbourStale { at: now, holder, entry });
+        return Err(Violation::NeighbourStale {
+            at: now,
+            holder,
+            entry,
+        });
     }
     Ok(())
 }

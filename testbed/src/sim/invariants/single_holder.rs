@@ -5,7 +5,10 @@ use super::Violation;
 /// Checks the holders seen after a step.
 pub fn check(now: u64, holders: &[usize]) -> Result<(), Violation> {
     if holders.len() > 1 {
-        return Err(Violation::TwoHolders { at: now, nodes: holders.to_vec() });
+        return Err(Violation::TwoHolders {
+            at: now,
+            nodes: holders.to_vec(),
+        });
     }
     Ok(())
 }
