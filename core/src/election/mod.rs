@@ -376,14 +376,14 @@ impl Elector {
         }
     }
 
-    /// client-go's record: keep acquireTime and transitions when renewing, bump them on takeover.
+    /// client-go's record: keep acquireTime and transitions when renewing; on any takeover (of a
+    /// held or a released lease) take a new acquireTime and count one more transition.
     fn claim_record(&self, old: Option<&LeaseRecord>, now: Instant) -> LeaseRecord {
         let wall = self.cfg.wall.at(now);
         let ours = old.is_some_and(|r| r.holder() == Some(self.cfg.identity.as_str()));
         let (acquire_time, lease_transitions) = match old {
             Some(r) if ours => (r.acquire_time.or(Some(wall)), r.lease_transitions),
-            Some(r) if r.holder().is_some() => (Some(wall), r.lease_transitions + 1),
-            Some(r) => (Some(wall), r.lease_transitions),
+            Some(r) => (Some(wall), r.lease_transitions + 1),
             None => (Some(wall), 0),
         };
         LeaseRecord {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kvip_core::Defects;
-use kvip_testbed::sim::{profile, run_traced, PROFILES};
+use kvip_testbed::sim::{profile, run, run_traced, PROFILES};
 use kvip_testbed::vopr::{
     failover_table, options_for, render_table, reproduce_command, sweep, Overrides,
 };
@@ -158,6 +158,19 @@ fn main() -> ExitCode {
             reproduce_command(&r.options, args.plant.as_deref())
         );
     }
+    let replay = options_for(args.first, phase, &args.overrides);
+    let (a, b) = (
+        run(replay.clone(), defects.clone()),
+        run(replay, defects.clone()),
+    );
+    let deterministic = a.trace_hash == b.trace_hash;
+    println!(
+        "determinism: seed {} run twice -> trace hashes {:016x} {:016x} ({})",
+        args.first,
+        a.trace_hash,
+        b.trace_hash,
+        if deterministic { "same" } else { "DIFFERENT" }
+    );
     if args.failover_runs > 0 && !args.single {
         let latency = Duration::from_millis(5);
         print!(
@@ -173,7 +186,7 @@ fn main() -> ExitCode {
         summary.sim_seconds,
         summary.wall_seconds
     );
-    if summary.violations.is_empty() {
+    if summary.violations.is_empty() && deterministic {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -135,6 +135,8 @@ pub struct World {
     pub(super) stats: RunStats,
     pub(super) pending: Option<PendingTakeover>,
     last_holder: Option<usize>,
+    /// Releases not yet followed by another node holding the VIP: (releaser, when).
+    pending_handovers: Vec<(usize, u64)>,
     healed: bool,
     violations: Vec<Violation>,
 }
@@ -165,6 +167,7 @@ impl World {
             stats: RunStats::default(),
             pending: None,
             last_holder: None,
+            pending_handovers: Vec::new(),
             healed: false,
             violations: Vec::new(),
         };
@@ -290,6 +293,11 @@ impl World {
                 releaser,
                 released_at,
             } => {
+                let handover = (releaser, released_at);
+                let Some(i) = self.pending_handovers.iter().position(|&p| p == handover) else {
+                    return;
+                };
+                self.pending_handovers.swap_remove(i);
                 let bound = Host::ns(inv::handover::BOUND);
                 let quiet = self.quiet(
                     released_at.saturating_sub(Host::ns(self.opts.profile.timing.lease_duration)),
@@ -333,6 +341,8 @@ impl World {
             return;
         }
         let Some(&h) = holders.first() else { return };
+        self.pending_handovers
+            .retain(|&(releaser, _)| releaser == h);
         if self.last_holder != Some(h) {
             self.last_holder = Some(h);
             self.stats.failovers += 1;
@@ -542,6 +552,7 @@ impl World {
                     self.fail(v);
                 }
                 let at = self.now + Host::ns(inv::handover::BOUND);
+                self.pending_handovers.push((node, self.now));
                 self.push(
                     at,
                     Ev::CheckHandover {
