@@ -1,0 +1,2 @@
+//! The `kvip` binary.
+fn main() {}
