@@ -1,11 +1,135 @@
-//! `kvip manager`: builds the control-plane [`kvip_core::Node`] from the configuration and drives
-//! it with real IO until SIGTERM/SIGINT.
+//! `kvip manager`: builds the control-plane [`kvip_core::Node`] from the configuration, opens the
+//! real ports (kube-rs Lease, rtnetlink addresses and monitor, pnet frames) and drives the node
+//! until SIGTERM/SIGINT, then withdraws the address and releases the lease.
 
-use kvip_core::config::Loaded;
+pub mod clock;
+pub mod driver;
+pub mod frames;
+pub mod kube_lease;
+pub mod netlink;
+pub mod ports;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use anyhow::Context;
+use kvip_core::config::{Config, Loaded, VipTarget};
+use kvip_core::wire::MacAddr;
+use kvip_core::{Defects, Node, NodeConfig, VipAddress};
+use tracing::{info, warn};
+
+use clock::CoreClock;
+use driver::{drive, Exit, Ports};
 
 /// Runs the manager until it is stopped; blocks the calling thread (it builds its own tokio
 /// runtime, so callers may `setns` first).
 pub fn run(loaded: Loaded) -> anyhow::Result<()> {
-    let _ = loaded;
-    anyhow::bail!("manager not implemented yet")
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    let config = loaded.config;
+    if !config.cp_enable {
+        anyhow::bail!("cp_enable is false: only the control-plane VIP is implemented so far (Services come next)");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(run_control_plane(config))
+}
+
+async fn run_control_plane(config: Config) -> anyhow::Result<()> {
+    let interface = match &config.interface {
+        Some(i) => i.clone(),
+        None => default_route_interface().context("vip_interface is empty and no default route was found")?,
+    };
+    let vips = resolve(&config).await?;
+    let (addresses, mac) = netlink::NetlinkAddresses::open(&interface).await?;
+    let watched: BTreeSet<IpAddr> = vips.iter().map(|v| v.address).collect();
+    let kernel = netlink::monitor(addresses.index(), watched)?;
+    let frames = frames::RawFrames::open(&interface)?;
+    let client = kube_client(&config).await?;
+    let lease = kube_lease::KubeLease::new(client, &config.cp_lease.namespace, &config.cp_lease.name);
+    let clock = CoreClock::start();
+    let node_config = NodeConfig {
+        identity: config.node_name.clone(),
+        timing: config.election,
+        vips: vips.clone(),
+        mac: MacAddr(mac),
+        arp_rate: config.arp_rate,
+        seed: seed(),
+        wall: clock.wall_clock(),
+        defects: Defects::default(),
+    };
+    let node = Node::new(node_config, clock.now())?;
+    info!(
+        identity = %config.node_name,
+        interface = %interface,
+        vips = ?vips.iter().map(|v| format!("{}/{}", v.address, v.prefix_len)).collect::<Vec<_>>(),
+        lease = %format!("{}/{}", config.cp_lease.namespace, config.cp_lease.name),
+        timing = ?config.election,
+        "kvip manager starting"
+    );
+    let ports = Ports { lease, addresses, frames, kernel };
+    match drive(node, clock, ports, shutdown_signal()).await {
+        Exit::Stopped => Ok(()),
+        Exit::BudgetExceeded => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return futures::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM"),
+        _ = int.recv() => info!("SIGINT"),
+    }
+}
+
+/// The VIPs with their prefix lengths; DNS names are resolved once at start.
+async fn resolve(config: &Config) -> anyhow::Result<Vec<VipAddress>> {
+    let mut out = Vec::new();
+    for target in &config.addresses {
+        let ip = match target {
+            VipTarget::Ip(ip) => *ip,
+            VipTarget::Dns(name) => tokio::net::lookup_host((name.as_str(), 0))
+                .await
+                .with_context(|| format!("resolving address {name:?}"))?
+                .next()
+                .with_context(|| format!("address {name:?} resolved to nothing"))?
+                .ip(),
+        };
+        let prefix_len = if ip.is_ipv4() { config.prefix_v4 } else { config.prefix_v6 };
+        out.push(VipAddress { address: ip, prefix_len });
+    }
+    Ok(out)
+}
+
+async fn kube_client(config: &Config) -> anyhow::Result<kube::Client> {
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && config.in_cluster;
+    let kube_config = if in_cluster {
+        kube::Config::incluster().context("in-cluster configuration")?
+    } else {
+        let path = &config.k8s_config_file;
+        let kubeconfig = kube::config::Kubeconfig::read_from(path)
+            .with_context(|| format!("reading k8s_config_file {path:?}"))?;
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .with_context(|| format!("using k8s_config_file {path:?}"))?
+    };
+    Ok(kube::Client::try_from(kube_config)?)
+}
+
+/// The interface of the IPv4 default route, from /proc/net/route.
+fn default_route_interface() -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/route").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (iface, dest) = (fields.next()?, fields.next()?);
+        (dest == "00000000").then(|| iface.to_string())
+    })
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
