@@ -1,7 +1,22 @@
 //! Property tests of election and VIP ownership through `Node`: one or two nodes against a tiny
 //! in-memory Lease store (compare-and-swap on a numeric resourceVersion) and fake kernels, under
 //! arbitrary delivery, loss, delay and failure of requests, watch events, address drift, crashes
-//! and shutdowns, checking the core's safety rules after every step.
+//! and shutdowns. Checked after every step:
+//! - `AddAddress` only while `is_leader()` and not stopping;
+//! - `SendFrame` only while leading, with the VIP in the kernel, its add completed (or the node
+//!   told it is there) and no address operation outstanding; the frame is the exact announcement;
+//! - the release (`Replace` with no holder) only while stopping, with the VIP absent and no address
+//!   operation outstanding; `Stopped` only then too;
+//! - the Lease changes only by a matching compare-and-swap, each writer names only itself, renews
+//!   keep acquireTime, leaseTransitions counts takeovers; a takeover of another holder's record
+//!   only once the taker has seen that record for leaseDuration;
+//! - a leader leads only within renewDeadline of sending its last successful claim, and the Lease
+//!   names it; no two nodes announce (or, unless stopping, lead) at once;
+//! - `poll_timeout()` at or before the last `now` means there is work at `now`;
+//! - nothing panics.
+//!
+//! Each run ends with a healed network (liveness): 20 s later every stopping node has stopped and
+//! exactly one running node leads and announces.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
@@ -79,7 +94,9 @@ impl Store {
             _ => {}
         }
         if let Some(old) = old {
-            let bump = matches!((old.holder(), new.holder()), (Some(a), Some(b)) if a != b);
+            // client-go: taking the lease from anyone else (or from a release) is a transition;
+            // renewing and releasing are not.
+            let bump = new.holder().is_some() && old.holder() != new.holder();
             let want = old.lease_transitions + u32::from(bump);
             if new.lease_transitions != want {
                 return Err(format!("{writer}: transitions {old:?} -> {new:?}"));
@@ -129,8 +146,8 @@ struct Peer {
     watch: VecDeque<WatchEvent<LeaseObject>>,
     /// Whether the (fake) kernel holds the VIP.
     kernel: bool,
-    /// Whether the node was told the VIP is in place (an add completed, or a remove failed)
-    /// since it last asked for a removal or was told the VIP vanished.
+    /// Whether the node was told the VIP is in place (an add completed, a remove failed, or it
+    /// was seen to appear) since it last asked for a removal or was told the VIP vanished.
     confirmed: bool,
     stopping: bool,
     /// When this incarnation first saw each resourceVersion.
@@ -642,45 +659,53 @@ impl World {
     /// milliseconds pass in steps of 10 ms.
     fn run_quietly(&mut self, ms: u64) -> Result<(), String> {
         for _ in 0..ms.div_ceil(10) {
-            for _ in 0..100 {
-                let mut acted = false;
-                for i in 0..self.peers.len() {
-                    let p = &self.peers[i];
-                    // Watch events first, so no relist is older than what the node saw since.
-                    if !p.watch.is_empty() {
-                        self.step(&Action::Watch {
-                            peer: i,
-                            fate: WatchFate::Deliver,
-                        })?;
-                        acted = true;
-                    } else if !p.addr.is_empty() {
-                        self.step(&Action::Address {
-                            peer: i,
-                            pick: 0,
-                            fail: false,
-                        })?;
-                        acted = true;
-                    } else if !p.lease.is_empty() {
-                        let fate = if self.api_down.contains(&i) {
-                            Fate::LoseRequest
-                        } else {
-                            Fate::Answer
-                        };
-                        self.step(&Action::Lease {
-                            peer: i,
-                            pick: 0,
-                            fate,
-                        })?;
-                        acted = true;
-                    }
-                }
-                if !acted {
-                    break;
-                }
-            }
+            self.deliver_all()?;
             self.step(&Action::Advance(10))?;
         }
-        Ok(())
+        self.deliver_all()
+    }
+
+    /// Settles everything outstanding as a quiet network would, until nothing is left.
+    fn deliver_all(&mut self) -> Result<(), String> {
+        for _ in 0..100 {
+            let mut acted = false;
+            for i in 0..self.peers.len() {
+                let p = &self.peers[i];
+                // Watch events first, so no relist is older than what the node saw since.
+                let action = if !p.watch.is_empty() {
+                    Action::Watch {
+                        peer: i,
+                        fate: WatchFate::Deliver,
+                    }
+                } else if !p.addr.is_empty() {
+                    Action::Address {
+                        peer: i,
+                        pick: 0,
+                        fail: false,
+                    }
+                } else if !p.lease.is_empty() {
+                    let lost = self.api_down.contains(&i);
+                    let fate = if lost {
+                        Fate::LoseRequest
+                    } else {
+                        Fate::Answer
+                    };
+                    Action::Lease {
+                        peer: i,
+                        pick: 0,
+                        fate,
+                    }
+                } else {
+                    continue;
+                };
+                self.step(&action)?;
+                acted = true;
+            }
+            if !acted {
+                return Ok(());
+            }
+        }
+        Err("the quiet network did not settle".into())
     }
 }
 
@@ -692,10 +717,52 @@ fn relist(store: &Store) -> VecDeque<WatchEvent<LeaseObject>> {
 }
 
 fn run(peers: usize, actions: &[Action], rules: Rules) -> Result<(), String> {
-    let mut w = World::new(peers, Defects::default())?;
+    run_with(peers, actions, rules, Defects::default())
+}
+
+/// Runs `actions` (the safety phase), then heals the network: every watch reconnects and every
+/// request is answered for 20 s (the liveness phase). Then every stopping node has stopped and,
+/// if any node still runs, exactly one leads, announces and is named by the Lease.
+fn run_with(
+    peers: usize,
+    actions: &[Action],
+    rules: Rules,
+    defects: Defects,
+) -> Result<(), String> {
+    let mut w = World::new(peers, defects)?;
     w.rules = rules;
     for (k, a) in actions.iter().enumerate() {
         w.step(a).map_err(|e| format!("step {k} {a:?}: {e}"))?;
+    }
+    for i in 0..w.peers.len() {
+        w.step(&Action::Watch {
+            peer: i,
+            fate: WatchFate::Relist,
+        })?;
+    }
+    w.run_quietly(20_000)
+        .map_err(|e| format!("after healing: {e}"))?;
+    let running: Vec<&Peer> = w.peers.iter().filter(|p| p.node.is_some()).collect();
+    if let Some(p) = running.iter().find(|p| p.stopping) {
+        return Err(format!("{} has not stopped 20 s after healing", p.name));
+    }
+    if running.is_empty() {
+        return Ok(());
+    }
+    let leaders: Vec<&str> = running
+        .iter()
+        .filter(|p| {
+            p.node
+                .as_ref()
+                .is_some_and(|n| n.is_leader() && n.is_announcing())
+        })
+        .map(|p| p.name.as_str())
+        .collect();
+    if leaders.len() != 1 || w.store.holder() != Some(leaders[0]) {
+        return Err(format!(
+            "20 s after healing: announcing leaders {leaders:?}, Lease holder {:?}",
+            w.store.holder()
+        ));
     }
     Ok(())
 }
@@ -711,21 +778,40 @@ fn fate() -> impl Strategy<Value = Fate> {
     ]
 }
 
+fn watch_fate() -> impl Strategy<Value = WatchFate> {
+    prop_oneof![
+        8 => Just(WatchFate::Deliver),
+        1 => Just(WatchFate::Drop),
+        1 => Just(WatchFate::Relist),
+    ]
+}
+
+/// Rare events: drift, link flaps, shutdowns and restarts.
+fn rare(peer: impl Strategy<Value = usize> + Clone) -> impl Strategy<Value = Action> {
+    prop_oneof![
+        peer.clone().prop_map(|peer| Action::Drift { peer }),
+        peer.clone().prop_map(|peer| Action::LinkUp { peer }),
+        peer.clone().prop_map(|peer| Action::Shutdown { peer }),
+        peer.prop_map(|peer| Action::Restart { peer }),
+    ]
+}
+
 fn action() -> impl Strategy<Value = Action> {
     let peer = 0..2usize;
+    let lease = (peer.clone(), 0..4usize, fate());
+    let address = (peer.clone(), 0..2usize, prop::bool::weighted(0.15));
     prop_oneof![
         4 => (0u64..60).prop_map(Action::Advance),
-        3 => (0u64..3000).prop_map(Action::Advance),
-        8 => (peer.clone(), 0..4usize, fate()).prop_map(|(peer, pick, fate)| Action::Lease { peer, pick, fate }),
-        4 => (peer.clone(), 0..2usize, prop::bool::weighted(0.15))
-            .prop_map(|(peer, pick, fail)| Action::Address { peer, pick, fail }),
-        4 => (peer.clone(), prop_oneof![8 => Just(WatchFate::Deliver), 1 => Just(WatchFate::Drop), 1 => Just(WatchFate::Relist)])
-            .prop_map(|(peer, fate)| Action::Watch { peer, fate }),
-        1 => peer.clone().prop_map(|peer| Action::Drift { peer }),
-        1 => peer.clone().prop_map(|peer| Action::LinkUp { peer }),
-        1 => peer.clone().prop_map(|peer| Action::Shutdown { peer }),
-        1 => peer.prop_map(|peer| Action::Restart { peer }),
+        4 => (0u64..3000).prop_map(Action::Advance),
+        10 => lease.prop_map(|(peer, pick, fate)| Action::Lease { peer, pick, fate }),
+        5 => address.prop_map(|(peer, pick, fail)| Action::Address { peer, pick, fail }),
+        5 => (peer.clone(), watch_fate()).prop_map(|(peer, fate)| Action::Watch { peer, fate }),
+        1 => rare(peer),
     ]
+}
+
+fn actions() -> impl Strategy<Value = Vec<Action>> {
+    prop::collection::vec(action(), 1..300)
 }
 
 proptest! {
@@ -735,7 +821,7 @@ proptest! {
     #[test]
     fn safety_holds_under_arbitrary_faults(
         peers in 1..=2usize,
-        actions in prop::collection::vec(action(), 1..200),
+        actions in actions(),
     ) {
         if let Err(e) = run(peers, &actions, Rules::default()) {
             return Err(TestCaseError::fail(e));
@@ -747,7 +833,7 @@ proptest! {
     #[test]
     fn stopping_nodes_never_ask_to_be_woken_in_the_past(
         peers in 1..=2usize,
-        actions in prop::collection::vec(action(), 1..200),
+        actions in actions(),
     ) {
         if let Err(e) = run(peers, &actions, Rules { strict_timers: true, ..Rules::default() }) {
             return Err(TestCaseError::fail(e));
@@ -765,7 +851,7 @@ proptest! {
                 request ends, even if the VIP has reappeared and is being removed again"]
     fn release_waits_for_a_vip_that_reappears_during_shutdown(
         peers in 1..=2usize,
-        actions in prop::collection::vec(action(), 1..200),
+        actions in actions(),
     ) {
         let rules = Rules { strays_while_stopping: true, ..Rules::default() };
         if let Err(e) = run(peers, &actions, rules) {
@@ -828,10 +914,12 @@ fn quiet_network_follower_takes_over_from_a_leader_cut_off_the_api_after_expiry(
     assert!(!w.peers[first].node.as_ref().unwrap().is_announcing());
 }
 
+/// The checker must be able to fail: each planted defect is found by the same random search.
 #[cfg(feature = "planted-defects")]
 mod planted {
     use super::*;
     use kvip_core::Defect;
+    use proptest::test_runner::{RngAlgorithm, TestError, TestRng, TestRunner};
 
     fn quiet_run_with(defect: Defect) -> Result<(), String> {
         let mut w = World::new(2, Defects::planted(defect))?;
@@ -841,15 +929,49 @@ mod planted {
         w.run_quietly(2_000)
     }
 
+    /// The first violation a seeded search of `cases` runs finds with `defect` planted.
+    fn search(defect: Defect, cases: u32) -> Option<String> {
+        let config = ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+        let mut runner = TestRunner::new_with_rng(config, rng);
+        let strategy = (1..=2usize, actions());
+        let result = runner.run(&strategy, |(peers, actions)| {
+            run_with(peers, &actions, Rules::default(), Defects::planted(defect))
+                .map_err(TestCaseError::fail)
+        });
+        match result {
+            Err(TestError::Fail(reason, _)) => Some(reason.to_string()),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn checker_catches_announce_before_add() {
+    fn quiet_run_catches_announce_before_add() {
         let err = quiet_run_with(Defect::AnnounceBeforeAdd).unwrap_err();
         assert!(err.contains("SendFrame"), "{err}");
     }
 
     #[test]
-    fn checker_catches_release_before_remove() {
+    fn quiet_run_catches_release_before_remove() {
         let err = quiet_run_with(Defect::ReleaseBeforeRemove).unwrap_err();
         assert!(err.contains("release while the VIP is present"), "{err}");
+    }
+
+    #[test]
+    fn search_catches_each_planted_defect() {
+        for (defect, expect) in [
+            (Defect::AnnounceBeforeAdd, "SendFrame"),
+            (Defect::ReleaseBeforeRemove, "release while"),
+            (Defect::FenceFromResponse, "past its fence"),
+            (Defect::StopAfterConflict, "after healing"),
+        ] {
+            let found =
+                search(defect, 2_000).unwrap_or_else(|| panic!("{} not found", defect.name()));
+            assert!(found.contains(expect), "{}: {found}", defect.name());
+        }
     }
 }

@@ -265,12 +265,13 @@ fn follower() -> Node {
     n
 }
 
-/// [`follower`] that took over n2's release seen on the watch at 2000 ms (rv "8"), its Replace
-/// (op 3) answered at 2002 ms with rv "9", the add (op 4) done at 2003 ms.
+/// [`follower`] that took over n2's release seen on the watch at 2000 ms (rv "8"; like client-go,
+/// taking a released lease counts as a transition: 3 → 4), its Replace (op 3) answered at 2002 ms
+/// with rv "9", the add (op 4) done at 2003 ms.
 fn leader_by_takeover() -> (Node, LeaseObject) {
     let mut n = follower();
     let released = obj("8", record(None, 1, 1990, 1990, 3));
-    let claim = record(Some("n1"), 5, 2000, 2000, 3);
+    let claim = record(Some("n1"), 5, 2000, 2000, 4);
     assert_eq!(
         input(
             &mut n,
@@ -284,7 +285,7 @@ fn leader_by_takeover() -> (Node, LeaseObject) {
         input(&mut n, ms(2002), lease_ok(3, &ours)),
         vec![
             holder(Some("n1")),
-            ev(Event::Acquired { transitions: 3 }),
+            ev(Event::Acquired { transitions: 4 }),
             add(4)
         ]
     );
@@ -373,20 +374,31 @@ fn acquiring_while_the_stale_removal_is_outstanding_adds_only_after_it() {
 
 #[test]
 fn add_done_announces_with_the_exact_frame() {
-    let (n, _) = leader();
-    assert!(n.is_announcing());
-    // The frame in `leader()` was compared with this one.
-    let Output::SendFrame { frame, .. } = frame() else {
-        unreachable!()
-    };
-    assert_eq!(
-        frame,
-        announcement(
-            MacAddr([2, 0, 0, 0, 0, 1]),
-            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))
-        )
+    let mut n = Node::new(config(), ms(0)).unwrap();
+    drain(&mut n);
+    input(&mut n, ms(1), addr_ok(2));
+    input(&mut n, ms(2), lease_err(1, LeaseError::NotFound));
+    input(
+        &mut n,
+        ms(3),
+        lease_ok(3, &obj("1", record(Some("n1"), 5, 2, 2, 0))),
     );
-    assert_eq!(frame.len(), 42, "an Ethernet + ARP frame");
+    assert!(!n.is_announcing());
+    let outs = input(&mut n, ms(4), addr_ok(4));
+    assert_eq!(outs.len(), 2, "{outs:?}");
+    assert_eq!(outs[0], ev(Event::AddressAdded(IP)));
+    let Output::SendFrame { address, frame } = &outs[1] else {
+        panic!("expected a frame, got {outs:?}")
+    };
+    assert_eq!(*address, IP);
+    assert_eq!(*frame, announcement(MAC, IP));
+    // A 42-byte gratuitous ARP from our MAC for 10.0.0.100.
+    assert_eq!(frame.len(), 42);
+    assert_eq!(frame[6..12], MAC.0);
+    assert_eq!(frame[12..14], [0x08, 0x06]);
+    assert_eq!(frame[28..32], [10, 0, 0, 100]);
+    assert_eq!(frame[38..42], [10, 0, 0, 100]);
+    assert!(n.is_announcing());
     assert_eq!(n.poll_timeout(), Some(ms(54)));
 }
 
@@ -694,6 +706,39 @@ fn follower_waits_for_expiry_then_takes_over_exactly_then() {
     );
 }
 
+/// A relist whose LIST ran before our Create (it found no Lease) ends after the Create was
+/// answered. The record we hold is newer than that list; dropping it unseats a fresh leader.
+#[test]
+#[ignore = "core weakness: an empty relist (Init, InitDone) overrides a newer record from our \
+            own Create response; the new leader drops leadership and flaps for ~1 s"]
+fn stale_empty_relist_does_not_unseat_a_fresh_leader() {
+    let mut n = Node::new(config(), ms(0)).unwrap();
+    assert_eq!(drain(&mut n), vec![get(1), remove(2)]);
+    assert_eq!(
+        input(&mut n, ms(0), Input::LeaseWatch(WatchEvent::Init)),
+        vec![]
+    );
+    input(&mut n, ms(1), addr_ok(2));
+    let rec = record(Some("n1"), 5, 2, 2, 0);
+    assert_eq!(
+        input(&mut n, ms(2), lease_err(1, LeaseError::NotFound)),
+        vec![create(3, rec.clone())]
+    );
+    assert_eq!(
+        input(&mut n, ms(3), lease_ok(3, &obj("1", rec))),
+        vec![
+            holder(Some("n1")),
+            ev(Event::Acquired { transitions: 0 }),
+            add(4)
+        ]
+    );
+    assert_eq!(
+        input(&mut n, ms(4), Input::LeaseWatch(WatchEvent::InitDone)),
+        vec![]
+    );
+    assert!(n.is_leader());
+}
+
 #[test]
 fn a_renew_seen_on_the_watch_restarts_the_expiry_clock() {
     let mut n = follower();
@@ -735,35 +780,16 @@ fn watch_release_is_taken_over_at_once() {
         ),
         vec![
             holder(None),
-            replace(3, "8", record(Some("n1"), 5, 2000, 2000, 3))
+            replace(3, "8", record(Some("n1"), 5, 2000, 2000, 4))
         ]
     );
-    let ours = obj("9", record(Some("n1"), 5, 2000, 2000, 3));
+    let ours = obj("9", record(Some("n1"), 5, 2000, 2000, 4));
     assert_eq!(
         input(&mut n, ms(2002), lease_ok(3, &ours)),
         vec![
             holder(Some("n1")),
-            ev(Event::Acquired { transitions: 3 }),
+            ev(Event::Acquired { transitions: 4 }),
             add(4)
-        ]
-    );
-}
-
-#[test]
-#[ignore = "core divergence from client-go: taking over a released lease keeps leaseTransitions \
-            (client-go bumps it whenever the writer was not the leader)"]
-fn watch_release_takeover_bumps_transitions_like_client_go() {
-    let mut n = follower();
-    let released = obj("8", record(None, 1, 1990, 1990, 3));
-    assert_eq!(
-        input(
-            &mut n,
-            ms(2000),
-            Input::LeaseWatch(WatchEvent::Apply(released))
-        ),
-        vec![
-            holder(None),
-            replace(3, "8", record(Some("n1"), 5, 2000, 2000, 4))
         ]
     );
 }
@@ -882,7 +908,7 @@ fn shutdown_while_leader_removes_then_releases_then_stops() {
     assert!(!n.is_announcing());
     // The burst frame due at 2053 ms is not sent.
     assert_eq!(tick(&mut n, ms(2300)), vec![]);
-    let release = record(None, 1, 2310, 2310, 3);
+    let release = record(None, 1, 2310, 2310, 4);
     assert_eq!(
         input(&mut n, ms(2310), addr_ok(5)),
         vec![
@@ -917,7 +943,7 @@ fn release_reports_loss_reason_released() {
     n.shutdown(ms(2010));
     drain(&mut n);
     input(&mut n, ms(2310), addr_ok(5));
-    let release = obj("10", record(None, 1, 2310, 2310, 3));
+    let release = obj("10", record(None, 1, 2310, 2310, 4));
     assert_eq!(ours.resource_version.0, "9");
     assert_eq!(
         input(&mut n, ms(2320), lease_ok(6, &release)),
@@ -939,12 +965,12 @@ fn shutdown_while_leader_with_the_add_outstanding_removes_after_it() {
         ms(2000),
         Input::LeaseWatch(WatchEvent::Apply(released)),
     );
-    let ours = obj("9", record(Some("n1"), 5, 2000, 2000, 3));
+    let ours = obj("9", record(Some("n1"), 5, 2000, 2000, 4));
     assert_eq!(
         input(&mut n, ms(2002), lease_ok(3, &ours)),
         vec![
             holder(Some("n1")),
-            ev(Event::Acquired { transitions: 3 }),
+            ev(Event::Acquired { transitions: 4 }),
             add(4)
         ]
     );
@@ -958,7 +984,7 @@ fn shutdown_while_leader_with_the_add_outstanding_removes_after_it() {
         input(&mut n, ms(2005), addr_ok(5)),
         vec![
             ev(Event::AddressRemoved(IP)),
-            replace(6, "9", record(None, 1, 2005, 2005, 3))
+            replace(6, "9", record(None, 1, 2005, 2005, 4))
         ]
     );
 }
@@ -972,7 +998,7 @@ fn release_without_answer_times_out_and_stops() {
         input(&mut n, ms(2310), addr_ok(5)),
         vec![
             ev(Event::AddressRemoved(IP)),
-            replace(6, "9", record(None, 1, 2310, 2310, 3))
+            replace(6, "9", record(None, 1, 2310, 2310, 4))
         ]
     );
     // The fence of the claim sent at 2000 ms comes first, then the release times out.
@@ -1003,6 +1029,47 @@ fn failed_release_is_not_reported_as_released() {
     let outs = input(&mut n, ms(2320), lease_err(6, LeaseError::Server(500)));
     assert_eq!(outs.last(), Some(&Output::Stopped), "{outs:?}");
     assert!(!outs.contains(&ev(Event::Released)), "{outs:?}");
+}
+
+#[test]
+#[ignore = "core bug: once the release is wanted it is sent when the in-flight request ends, even \
+            if the VIP reappeared meanwhile and its removal is still outstanding"]
+fn release_waits_for_an_address_that_reappears_during_shutdown() {
+    let (mut n, _) = announcing_leader();
+    let renew = record(Some("n1"), 5, 2, 1003, 0);
+    assert_eq!(tick(&mut n, ms(1003)), vec![replace(5, "1", renew.clone())]);
+    n.shutdown(ms(1005));
+    assert_eq!(drain(&mut n), vec![remove(6)]);
+    // All absent: the release is wanted, but waits for the renew in flight.
+    assert_eq!(
+        input(&mut n, ms(1006), addr_ok(6)),
+        vec![ev(Event::AddressRemoved(IP))]
+    );
+    // Another tool (or a lagging monitor) puts the VIP back: it is removed again.
+    let back = Input::AddressObserved {
+        address: IP,
+        present: true,
+    };
+    assert_eq!(
+        input(&mut n, ms(1007), back),
+        vec![
+            ev(Event::AddressDrift {
+                address: IP,
+                present: true
+            }),
+            remove(7)
+        ]
+    );
+    // The renew answer must not unblock the release while op 7 is outstanding.
+    let outs = input(&mut n, ms(1008), lease_ok(5, &obj("2", renew)));
+    assert!(leases(&outs).is_empty(), "{outs:?}");
+    assert_eq!(
+        input(&mut n, ms(1009), addr_ok(7)),
+        vec![
+            ev(Event::AddressRemoved(IP)),
+            replace(8, "2", record(None, 1, 1009, 1009, 0))
+        ]
+    );
 }
 
 #[test]
