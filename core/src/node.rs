@@ -108,6 +108,7 @@ impl Node {
 
     /// Takes one fact.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
+        self.fence(now);
         let out = &mut self.out;
         self.elector.handle_timeout(now, out);
         match input {
@@ -134,6 +135,7 @@ impl Node {
 
     /// Runs whatever is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.fence(now);
         self.elector.handle_timeout(now, &mut self.out);
         self.settle(now);
     }
@@ -176,10 +178,18 @@ impl Node {
     pub fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
         self.elector.stop();
-        if self.defects.has(Defect::ReleaseBeforeRemove) {
-            self.elector.release(now, &mut self.out);
-        }
         self.settle(now);
+    }
+
+    /// Fences a leader whose renew deadline passed and, if it did, queues the address removal
+    /// before any other work.
+    fn fence(&mut self, now: Instant) {
+        let was_leader = self.elector.is_leader();
+        self.elector.fence(now, &mut self.out);
+        if was_leader && !self.elector.is_leader() {
+            self.vip.set_wanted(false);
+            self.vip.handle_timeout(now, &mut self.out);
+        }
     }
 
     /// Ties the addresses to leadership and advances shutdown.
@@ -188,9 +198,11 @@ impl Node {
         self.vip
             .set_wanted(self.elector.is_leader() && !self.stopping);
         self.vip.handle_timeout(now, out);
-        if self.stopping && self.vip.all_absent() {
-            self.elector.release(now, out);
-            if self.elector.release_finished() && !self.stopped {
+        if self.stopping {
+            let early = self.defects.has(Defect::ReleaseBeforeRemove);
+            self.elector
+                .allow_release(now, early || self.vip.all_absent(), out);
+            if self.elector.release_finished() && self.vip.all_absent() && !self.stopped {
                 self.stopped = true;
                 out.push(Output::Stopped);
             }

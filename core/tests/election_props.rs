@@ -847,8 +847,6 @@ proptest! {
     /// The release also waits for a VIP that reappears (another tool, a lagging monitor) after the
     /// release was first wanted.
     #[test]
-    #[ignore = "core bug: once the release is wanted, the elector sends it when its in-flight \
-                request ends, even if the VIP has reappeared and is being removed again"]
     fn release_waits_for_a_vip_that_reappears_during_shutdown(
         peers in 1..=2usize,
         actions in actions(),

@@ -1,2 +1,5 @@
-//! The `kvip` binary.
-fn main() {}
+//! The `kvip` binary: see [`kvip_runtime::cli`].
+
+fn main() -> std::process::ExitCode {
+    kvip_runtime::cli::main()
+}

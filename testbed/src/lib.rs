@@ -6,6 +6,8 @@
 //! - [`story`]: the canonical leader-loss story, printed by the `story` binary.
 //! - [`vopr`]: the sweep over many seeds and the failover tables that the `vopr` binary prints.
 
+pub mod netns;
 pub mod sim;
 pub mod story;
+pub mod turmoil_harness;
 pub mod vopr;

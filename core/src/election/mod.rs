@@ -142,8 +142,17 @@ impl Elector {
             .map(|sent| sent + self.cfg.timing.renew_deadline)
     }
 
-    /// Runs whatever is due at `now`: request timeout, fencing, the next attempt or the release.
+    /// Fences the leader if `renewDeadline` has passed since its last successful renew was sent.
+    /// The node calls it before anything else, so the address removal is the first work queued.
+    pub fn fence(&mut self, now: Instant, out: &mut Outbox) {
+        if self.fence_at().is_some_and(|t| now >= t) {
+            self.lose(LossReason::RenewDeadline, out);
+        }
+    }
+
+    /// Runs whatever is due at `now`: fencing, request timeout, the next attempt or the release.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        self.fence(now, out);
         if let Some(f) = &self.in_flight {
             if now >= f.sent_at + self.cfg.timing.renew_deadline {
                 let f = self.in_flight.take().expect("checked");
@@ -151,11 +160,8 @@ impl Elector {
                     "request {} timed out",
                     f.op.0
                 )));
-                self.after_failure(now, f.purpose);
+                self.after_failure(now, f.purpose, out);
             }
-        }
-        if self.fence_at().is_some_and(|t| now >= t) {
-            self.lose(LossReason::RenewDeadline, out);
         }
         self.drive(now, out);
     }
@@ -166,11 +172,13 @@ impl Elector {
         self.next_attempt = None;
     }
 
-    /// Asks for the release on shutdown (sent when no other request is in flight).
-    pub fn release(&mut self, now: Instant, out: &mut Outbox) {
+    /// Sets whether the release on shutdown may be sent: the node allows it only while every
+    /// address is known absent and re-evaluates that after every input, so the release is never
+    /// sent while an address is (again) configured. It goes out when no other request is in flight.
+    pub fn allow_release(&mut self, now: Instant, allowed: bool, out: &mut Outbox) {
         self.stopping = true;
-        if !self.release_wanted {
-            self.release_wanted = true;
+        self.release_wanted = allowed;
+        if allowed {
             self.drive(now, out);
         }
     }
@@ -189,12 +197,15 @@ impl Elector {
         };
         match (f.purpose, result) {
             (Purpose::Release, result) => {
-                if let Ok(lease) = result {
-                    self.observe(now, Some(lease), out);
+                self.lose(LossReason::Released, out);
+                match result {
+                    Ok(lease) => {
+                        self.observe(now, Some(lease), out);
+                        out.event(Event::Released);
+                    }
+                    Err(e) => out.event(Event::LeaseRequestFailed(format!("release: {e:?}"))),
                 }
-                self.leading_since_send = None;
                 self.release_done = true;
-                out.event(Event::Released);
             }
             (purpose, Ok(lease)) => {
                 self.observe(now, Some(lease), out);
@@ -217,7 +228,7 @@ impl Elector {
             }
             (purpose, Err(e)) => {
                 out.event(Event::LeaseRequestFailed(format!("{e:?}")));
-                self.after_failure(now, purpose);
+                self.after_failure(now, purpose, out);
             }
         }
         self.drive(now, out);
@@ -253,10 +264,12 @@ impl Elector {
         self.drive(now, out);
     }
 
-    fn after_failure(&mut self, now: Instant, purpose: Purpose) {
+    fn after_failure(&mut self, now: Instant, purpose: Purpose, out: &mut Outbox) {
         if purpose == Purpose::Release {
+            self.lose(LossReason::Released, out);
             self.release_done = true;
         } else {
+            self.chained = 0;
             self.next_attempt = Some(now + self.cfg.timing.retry_period);
         }
     }
@@ -302,7 +315,14 @@ impl Elector {
         } else {
             sent_at
         };
-        if now >= fence_base + timing.renew_deadline || self.stopping {
+        if self.stopping {
+            // The release follows; keep the fence of what we held, take no new lead.
+            if self.leading_since_send.is_some() && now < fence_base + timing.renew_deadline {
+                self.leading_since_send = Some(fence_base);
+            }
+            return;
+        }
+        if now >= fence_base + timing.renew_deadline {
             // Too late to lead on this write; the record still names us, so renew at once.
             self.lose(LossReason::RenewDeadline, out);
             self.next_attempt = Some(now);

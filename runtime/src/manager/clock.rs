@@ -14,7 +14,9 @@ pub struct CoreClock {
 impl CoreClock {
     /// A clock starting now.
     pub fn start() -> Self {
-        CoreClock { start: tokio::time::Instant::now() }
+        CoreClock {
+            start: tokio::time::Instant::now(),
+        }
     }
 
     /// The core's `now`.
@@ -34,7 +36,12 @@ impl CoreClock {
 
     /// The wall clock the core stamps Lease records with, read now.
     pub fn wall_clock(&self) -> WallClock {
-        let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
-        WallClock { start: self.now(), wall_at_start: MicroTime(i64::try_from(micros).unwrap_or(i64::MAX)) }
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        WallClock {
+            start: self.now(),
+            wall_at_start: MicroTime(i64::try_from(micros).unwrap_or(i64::MAX)),
+        }
     }
 }

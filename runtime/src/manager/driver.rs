@@ -54,7 +54,12 @@ where
     A: AddressPort,
     F: FramePort,
 {
-    let Ports { lease, addresses, mut frames, kernel } = ports;
+    let Ports {
+        lease,
+        addresses,
+        mut frames,
+        kernel,
+    } = ports;
     let mut pending: FuturesUnordered<BoxFuture<'static, Input>> = FuturesUnordered::new();
     let mut watch = lease.watch().fuse();
     let mut kernel = kernel.fuse();
@@ -68,18 +73,27 @@ where
                     let call = tokio::time::timeout(REQUEST_CAP, lease.call(request));
                     pending.push(Box::pin(async move {
                         let result = call.await.unwrap_or_else(|_| {
-                            Err(kvip_core::LeaseError::Transport("request cap exceeded".into()))
+                            Err(kvip_core::LeaseError::Transport(
+                                "request cap exceeded".into(),
+                            ))
                         });
                         Input::LeaseResponse { op, result }
                     }));
                 }
                 Output::AddAddress { op, vip } => {
                     let add = addresses.add(vip);
-                    pending.push(add.map(move |result| Input::AddressDone { op, result }).boxed());
+                    pending.push(
+                        add.map(move |result| Input::AddressDone { op, result })
+                            .boxed(),
+                    );
                 }
                 Output::RemoveAddress { op, vip } => {
                     let remove = addresses.remove(vip);
-                    pending.push(remove.map(move |result| Input::AddressDone { op, result }).boxed());
+                    pending.push(
+                        remove
+                            .map(move |result| Input::AddressDone { op, result })
+                            .boxed(),
+                    );
                 }
                 Output::SendFrame { address, frame } => match frames.send(&frame) {
                     Ok(()) => debug!(%address, bytes = frame.len(), "announced"),
@@ -135,14 +149,19 @@ fn log_event(event: &Event) {
     match event {
         Event::Acquired { transitions } => info!(transitions, "lease acquired: leading"),
         Event::LostLeadership(reason) => warn!(?reason, "leadership lost"),
-        Event::HolderChanged(holder) => info!(holder = holder.as_deref().unwrap_or("<none>"), "lease holder changed"),
+        Event::HolderChanged(holder) => info!(
+            holder = holder.as_deref().unwrap_or("<none>"),
+            "lease holder changed"
+        ),
         Event::Released => info!("lease released"),
         Event::AddressAdded(a) => info!(address = %a, "address added"),
         Event::AddressRemoved(a) => info!(address = %a, "address removed"),
         Event::AddressDrift { address, present } => {
             warn!(%address, present, "address changed behind our back; correcting")
         }
-        Event::AddressFailed { address, error } => warn!(%address, error, "address operation failed; retrying"),
+        Event::AddressFailed { address, error } => {
+            warn!(%address, error, "address operation failed; retrying")
+        }
         Event::LeaseRequestFailed(e) => warn!(error = e, "lease request failed"),
         Event::Ignored(what) => debug!(what, "ignored input"),
     }

@@ -20,7 +20,10 @@ impl RawFrames {
             .into_iter()
             .find(|i| i.name == interface)
             .ok_or_else(|| anyhow::anyhow!("interface {interface:?} not found"))?;
-        let config = pnet_datalink::Config { read_buffer_size: 4096, ..Default::default() };
+        let config = pnet_datalink::Config {
+            read_buffer_size: 4096,
+            ..Default::default()
+        };
         match pnet_datalink::channel(&iface, config) {
             Ok(Channel::Ethernet(tx, _rx)) => Ok(RawFrames { tx }),
             Ok(_) => anyhow::bail!("interface {interface:?}: not an Ethernet channel"),

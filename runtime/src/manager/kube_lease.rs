@@ -9,7 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime as KubeMicroTime,
 use kube::api::PostParams;
 use kube::runtime::watcher;
 use kube::{Api, Client};
-use kvip_core::{LeaseError, LeaseObject, LeaseRecord, LeaseRequest, MicroTime, ResourceVersion, WatchEvent};
+use kvip_core::{
+    LeaseError, LeaseObject, LeaseRecord, LeaseRequest, MicroTime, ResourceVersion, WatchEvent,
+};
 use tracing::warn;
 
 use super::ports::LeasePort;
@@ -24,7 +26,10 @@ pub struct KubeLease {
 impl KubeLease {
     /// The Lease `namespace/name` through `client`.
     pub fn new(client: Client, namespace: &str, name: &str) -> Self {
-        KubeLease { api: Api::namespaced(client, namespace), name: name.to_string() }
+        KubeLease {
+            api: Api::namespaced(client, namespace),
+            name: name.to_string(),
+        }
     }
 
     fn object(&self, resource_version: Option<ResourceVersion>, record: LeaseRecord) -> Lease {
@@ -49,12 +54,20 @@ impl LeasePort for KubeLease {
             let params = PostParams::default();
             let result = match request {
                 LeaseRequest::Get => this.api.get(&this.name).await,
-                LeaseRequest::Create(record) => this.api.create(&params, &this.object(None, record)).await,
+                LeaseRequest::Create(record) => {
+                    this.api.create(&params, &this.object(None, record)).await
+                }
                 LeaseRequest::Replace { expected, record } => {
-                    this.api.replace(&this.name, &params, &this.object(Some(expected), record)).await
+                    this.api
+                        .replace(&this.name, &params, &this.object(Some(expected), record))
+                        .await
                 }
             };
-            result.map_err(to_error).and_then(|l| from_lease(&l).ok_or(LeaseError::Transport("lease without resourceVersion".into())))
+            result.map_err(to_error).and_then(|l| {
+                from_lease(&l).ok_or(LeaseError::Transport(
+                    "lease without resourceVersion".into(),
+                ))
+            })
         }
     }
 
@@ -88,7 +101,9 @@ fn to_error(e: kube::Error) -> LeaseError {
 }
 
 fn to_micro(t: MicroTime) -> Option<KubeMicroTime> {
-    jiff::Timestamp::from_microsecond(t.0).ok().map(KubeMicroTime)
+    jiff::Timestamp::from_microsecond(t.0)
+        .ok()
+        .map(KubeMicroTime)
 }
 
 fn from_micro(t: &KubeMicroTime) -> MicroTime {
@@ -113,12 +128,19 @@ pub fn from_lease(l: &Lease) -> Option<LeaseObject> {
     let spec = l.spec.clone().unwrap_or_default();
     let record = LeaseRecord {
         holder_identity: spec.holder_identity.filter(|h| !h.is_empty()),
-        lease_duration_seconds: spec.lease_duration_seconds.map_or(0, |s| u32::try_from(s).unwrap_or(0)),
+        lease_duration_seconds: spec
+            .lease_duration_seconds
+            .map_or(0, |s| u32::try_from(s).unwrap_or(0)),
         acquire_time: spec.acquire_time.as_ref().map(from_micro),
         renew_time: spec.renew_time.as_ref().map(from_micro),
-        lease_transitions: spec.lease_transitions.map_or(0, |t| u32::try_from(t).unwrap_or(0)),
+        lease_transitions: spec
+            .lease_transitions
+            .map_or(0, |t| u32::try_from(t).unwrap_or(0)),
     };
-    Some(LeaseObject { resource_version: ResourceVersion(rv), record })
+    Some(LeaseObject {
+        resource_version: ResourceVersion(rv),
+        record,
+    })
 }
 
 #[cfg(test)]
@@ -135,7 +157,10 @@ mod tests {
             lease_transitions: 7,
         };
         let lease = Lease {
-            metadata: ObjectMeta { resource_version: Some("42".into()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                resource_version: Some("42".into()),
+                ..ObjectMeta::default()
+            },
             spec: Some(to_spec(record.clone())),
         };
         let back = from_lease(&lease).expect("has a resourceVersion");
@@ -145,10 +170,16 @@ mod tests {
 
     #[test]
     fn a_released_lease_has_no_holder() {
-        let spec = to_spec(LeaseRecord { holder_identity: None, ..LeaseRecord::default() });
+        let spec = to_spec(LeaseRecord {
+            holder_identity: None,
+            ..LeaseRecord::default()
+        });
         assert_eq!(spec.holder_identity.as_deref(), Some(""));
         let lease = Lease {
-            metadata: ObjectMeta { resource_version: Some("1".into()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                resource_version: Some("1".into()),
+                ..ObjectMeta::default()
+            },
             spec: Some(spec),
         };
         assert_eq!(from_lease(&lease).unwrap().record.holder(), None);

@@ -31,14 +31,17 @@ pub fn run(loaded: Loaded) -> anyhow::Result<()> {
     if !config.cp_enable {
         anyhow::bail!("cp_enable is false: only the control-plane VIP is implemented so far (Services come next)");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run_control_plane(config))
 }
 
 async fn run_control_plane(config: Config) -> anyhow::Result<()> {
     let interface = match &config.interface {
         Some(i) => i.clone(),
-        None => default_route_interface().context("vip_interface is empty and no default route was found")?,
+        None => default_route_interface()
+            .context("vip_interface is empty and no default route was found")?,
     };
     let vips = resolve(&config).await?;
     let (addresses, mac) = netlink::NetlinkAddresses::open(&interface).await?;
@@ -46,7 +49,8 @@ async fn run_control_plane(config: Config) -> anyhow::Result<()> {
     let kernel = netlink::monitor(addresses.index(), watched)?;
     let frames = frames::RawFrames::open(&interface)?;
     let client = kube_client(&config).await?;
-    let lease = kube_lease::KubeLease::new(client, &config.cp_lease.namespace, &config.cp_lease.name);
+    let lease =
+        kube_lease::KubeLease::new(client, &config.cp_lease.namespace, &config.cp_lease.name);
     let clock = CoreClock::start();
     let node_config = NodeConfig {
         identity: config.node_name.clone(),
@@ -67,7 +71,12 @@ async fn run_control_plane(config: Config) -> anyhow::Result<()> {
         timing = ?config.election,
         "kvip manager starting"
     );
-    let ports = Ports { lease, addresses, frames, kernel };
+    let ports = Ports {
+        lease,
+        addresses,
+        frames,
+        kernel,
+    };
     match drive(node, clock, ports, shutdown_signal()).await {
         Exit::Stopped => Ok(()),
         Exit::BudgetExceeded => Ok(()),
@@ -76,7 +85,10 @@ async fn run_control_plane(config: Config) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return futures::future::pending().await;
     };
     tokio::select! {
@@ -98,8 +110,15 @@ async fn resolve(config: &Config) -> anyhow::Result<Vec<VipAddress>> {
                 .with_context(|| format!("address {name:?} resolved to nothing"))?
                 .ip(),
         };
-        let prefix_len = if ip.is_ipv4() { config.prefix_v4 } else { config.prefix_v6 };
-        out.push(VipAddress { address: ip, prefix_len });
+        let prefix_len = if ip.is_ipv4() {
+            config.prefix_v4
+        } else {
+            config.prefix_v6
+        };
+        out.push(VipAddress {
+            address: ip,
+            prefix_len,
+        });
     }
     Ok(out)
 }
@@ -112,9 +131,12 @@ async fn kube_client(config: &Config) -> anyhow::Result<kube::Client> {
         let path = &config.k8s_config_file;
         let kubeconfig = kube::config::Kubeconfig::read_from(path)
             .with_context(|| format!("reading k8s_config_file {path:?}"))?;
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .with_context(|| format!("using k8s_config_file {path:?}"))?
+        kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .with_context(|| format!("using k8s_config_file {path:?}"))?
     };
     Ok(kube::Client::try_from(kube_config)?)
 }
@@ -130,6 +152,8 @@ fn default_route_interface() -> Option<String> {
 }
 
 fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }

@@ -7,12 +7,12 @@ use std::net::IpAddr;
 
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use kvip_core::{AddressError, VipAddress};
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::{Handle, MulticastGroup};
-use kvip_core::{AddressError, VipAddress};
 
 use super::ports::{AddressPort, KernelEvent};
 
@@ -56,7 +56,13 @@ impl NetlinkAddresses {
                 _ => None,
             })
             .ok_or_else(|| anyhow::anyhow!("interface {interface:?} has no Ethernet address"))?;
-        Ok((NetlinkAddresses { handle, index: link.header.index }, mac))
+        Ok((
+            NetlinkAddresses {
+                handle,
+                index: link.header.index,
+            },
+            mac,
+        ))
     }
 
     /// The interface index.
@@ -86,11 +92,19 @@ fn errno(e: &rtnetlink::Error) -> Option<i32> {
 }
 
 impl AddressPort for NetlinkAddresses {
-    fn add(&self, vip: VipAddress) -> impl std::future::Future<Output = Result<(), AddressError>> + Send + 'static {
-        let mut request = self.handle.address().add(self.index, vip.address, vip.prefix_len);
+    fn add(
+        &self,
+        vip: VipAddress,
+    ) -> impl std::future::Future<Output = Result<(), AddressError>> + Send + 'static {
+        let mut request = self
+            .handle
+            .address()
+            .add(self.index, vip.address, vip.prefix_len);
         if vip.address.is_ipv6() {
             let message = request.message_mut();
-            message.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
         async move {
             match request.execute().await {
@@ -101,7 +115,10 @@ impl AddressPort for NetlinkAddresses {
         }
     }
 
-    fn remove(&self, vip: VipAddress) -> impl std::future::Future<Output = Result<(), AddressError>> + Send + 'static {
+    fn remove(
+        &self,
+        vip: VipAddress,
+    ) -> impl std::future::Future<Output = Result<(), AddressError>> + Send + 'static {
         let request = self.handle.address().del(self.message(vip));
         async move {
             match request.execute().await {
@@ -116,17 +133,30 @@ impl AddressPort for NetlinkAddresses {
 }
 
 /// Reports changes of `watched` addresses and of the carrier on interface `index`.
-pub fn monitor(index: u32, watched: BTreeSet<IpAddr>) -> anyhow::Result<BoxStream<'static, KernelEvent>> {
-    let groups = [MulticastGroup::Link, MulticastGroup::Ipv4Ifaddr, MulticastGroup::Ipv6Ifaddr];
+pub fn monitor(
+    index: u32,
+    watched: BTreeSet<IpAddr>,
+) -> anyhow::Result<BoxStream<'static, KernelEvent>> {
+    let groups = [
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ];
     let (connection, _handle, messages) = rtnetlink::new_multicast_connection(&groups)?;
     tokio::spawn(connection);
     let mut carrier: Option<bool> = None;
     let stream = messages
         .filter_map(move |(message, _)| {
             let event = match message.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(m)) => address_event(&m, index, &watched, true),
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(m)) => address_event(&m, index, &watched, false),
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => link_event(&m, index, &mut carrier),
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(m)) => {
+                    address_event(&m, index, &watched, true)
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(m)) => {
+                    address_event(&m, index, &watched, false)
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
+                    link_event(&m, index, &mut carrier)
+                }
                 _ => None,
             };
             futures::future::ready(event)
@@ -135,13 +165,21 @@ pub fn monitor(index: u32, watched: BTreeSet<IpAddr>) -> anyhow::Result<BoxStrea
     Ok(stream)
 }
 
-fn address_event(m: &AddressMessage, index: u32, watched: &BTreeSet<IpAddr>, present: bool) -> Option<KernelEvent> {
+fn address_event(
+    m: &AddressMessage,
+    index: u32,
+    watched: &BTreeSet<IpAddr>,
+    present: bool,
+) -> Option<KernelEvent> {
     if m.header.index != index {
         return None;
     }
     m.attributes.iter().find_map(|a| match a {
         AddressAttribute::Address(ip) | AddressAttribute::Local(ip) if watched.contains(ip) => {
-            Some(KernelEvent::Address { address: *ip, present })
+            Some(KernelEvent::Address {
+                address: *ip,
+                present,
+            })
         }
         _ => None,
     })

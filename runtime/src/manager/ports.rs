@@ -29,7 +29,10 @@ pub enum KernelEvent {
 /// The control-plane Lease on the API server.
 pub trait LeasePort: Clone + Send + Sync + 'static {
     /// Carries out one request.
-    fn call(&self, request: LeaseRequest) -> impl Future<Output = Result<LeaseObject, LeaseError>> + Send + 'static;
+    fn call(
+        &self,
+        request: LeaseRequest,
+    ) -> impl Future<Output = Result<LeaseObject, LeaseError>> + Send + 'static;
     /// A watch on the Lease, as resync batches; it reconnects by itself and never ends.
     fn watch(&self) -> BoxStream<'static, WatchEvent<LeaseObject>>;
 }
@@ -37,9 +40,15 @@ pub trait LeasePort: Clone + Send + Sync + 'static {
 /// The addresses of the VIP interface.
 pub trait AddressPort: Clone + Send + Sync + 'static {
     /// Adds the address (IPv6 without duplicate address detection).
-    fn add(&self, vip: VipAddress) -> impl Future<Output = Result<(), AddressError>> + Send + 'static;
+    fn add(
+        &self,
+        vip: VipAddress,
+    ) -> impl Future<Output = Result<(), AddressError>> + Send + 'static;
     /// Removes the address.
-    fn remove(&self, vip: VipAddress) -> impl Future<Output = Result<(), AddressError>> + Send + 'static;
+    fn remove(
+        &self,
+        vip: VipAddress,
+    ) -> impl Future<Output = Result<(), AddressError>> + Send + 'static;
 }
 
 /// Raw Ethernet frames out of the VIP interface.

@@ -31,9 +31,17 @@ fn parse() -> Result<Args, String> {
     let (mut interval, mut timeout, mut seconds) = (10u64, 50u64, 60u64);
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag}: expected a number, got {v:?}"));
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: expected a number, got {v:?}"))
+        };
         match flag.as_str() {
-            "--target" => target = Some(v.parse().map_err(|_| format!("--target: expected IP:PORT, got {v:?}"))?),
+            "--target" => {
+                target = Some(
+                    v.parse()
+                        .map_err(|_| format!("--target: expected IP:PORT, got {v:?}"))?,
+                )
+            }
             "--ca" => ca = Some(v),
             "--server-name" => server_name = Some(v),
             "--out" => out = Some(v),
@@ -58,7 +66,9 @@ fn parse() -> Result<Args, String> {
 fn tls_config(ca: &str) -> Result<Arc<ClientConfig>, String> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("{ca}: {e}"))? {
-        roots.add(cert.map_err(|e| format!("{ca}: {e}"))?).map_err(|e| format!("{ca}: {e}"))?;
+        roots
+            .add(cert.map_err(|e| format!("{ca}: {e}"))?)
+            .map_err(|e| format!("{ca}: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
@@ -71,14 +81,21 @@ fn tls_config(ca: &str) -> Result<Arc<ClientConfig>, String> {
 
 /// One attempt: (tcp connected, https answered 200 "ok").
 fn attempt(args: &Args, tls: &Arc<ClientConfig>, name: &ServerName<'static>) -> (bool, bool) {
-    let Ok(tcp) = TcpStream::connect_timeout(&args.target, args.timeout) else { return (false, false) };
+    let Ok(tcp) = TcpStream::connect_timeout(&args.target, args.timeout) else {
+        return (false, false);
+    };
     let deadline = Some(args.timeout * 4);
     let _ = tcp.set_read_timeout(deadline);
     let _ = tcp.set_write_timeout(deadline);
     let _ = tcp.set_nodelay(true);
-    let Ok(conn) = ClientConnection::new(tls.clone(), name.clone()) else { return (true, false) };
+    let Ok(conn) = ClientConnection::new(tls.clone(), name.clone()) else {
+        return (true, false);
+    };
     let mut stream = StreamOwned::new(conn, tcp);
-    let request = format!("GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", args.server_name);
+    let request = format!(
+        "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        args.server_name
+    );
     if stream.write_all(request.as_bytes()).is_err() {
         return (true, false);
     }
@@ -92,7 +109,10 @@ fn attempt(args: &Args, tls: &Arc<ClientConfig>, name: &ServerName<'static>) -> 
         }
     }
     let text = String::from_utf8_lossy(&body);
-    (true, text.starts_with("HTTP/1.1 200") && text.ends_with("ok"))
+    (
+        true,
+        text.starts_with("HTTP/1.1 200") && text.ends_with("ok"),
+    )
 }
 
 fn main() {
@@ -121,11 +141,19 @@ fn main() {
     let mut count = 0u64;
     while started.elapsed() < Duration::from_secs(args.seconds) {
         let begun = Instant::now();
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let (tcp, https) = attempt(&args, &tls, &name);
-        let _ = writeln!(out, "{wall} {} {} {}", tcp as u8, https as u8, begun.elapsed().as_micros());
+        let _ = writeln!(
+            out,
+            "{wall} {} {} {}",
+            tcp as u8,
+            https as u8,
+            begun.elapsed().as_micros()
+        );
         count += 1;
-        if count % 50 == 0 {
+        if count.is_multiple_of(50) {
             let _ = out.flush();
         }
         next += args.interval;

@@ -1,0 +1,80 @@
+//! The RBAC objects: ServiceAccount `kube-vip`, ClusterRole `system:kube-vip-role` with exactly
+//! kube-vip's rules, and ClusterRoleBinding `system:kube-vip-binding`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::workload::NAMESPACE;
+
+const ACCOUNT: &str = "kube-vip";
+const ROLE: &str = "system:kube-vip-role";
+
+/// The ServiceAccount the DaemonSet runs as with `--inCluster`.
+pub fn service_account() -> ServiceAccount {
+    ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(ACCOUNT.into()),
+            namespace: Some(NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    }
+}
+
+/// What kvip may do: write Service status; read and update Services, Endpoints, Nodes and
+/// EndpointSlices; read, create and update Leases.
+pub fn cluster_role() -> ClusterRole {
+    let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.into()]),
+        resources: Some(resources.iter().map(|r| (*r).to_string()).collect()),
+        verbs: verbs.iter().map(|v| (*v).to_string()).collect(),
+        ..PolicyRule::default()
+    };
+    let read_update = ["list", "get", "watch", "update"];
+    ClusterRole {
+        metadata: ObjectMeta {
+            name: Some(ROLE.into()),
+            annotations: Some(BTreeMap::from([(
+                "rbac.authorization.kubernetes.io/autoupdate".into(),
+                "true".into(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        rules: Some(vec![
+            rule("", &["services/status"], &["update"]),
+            rule("", &["services", "endpoints"], &read_update),
+            rule("", &["nodes"], &["list", "get", "watch", "update", "patch"]),
+            rule(
+                "coordination.k8s.io",
+                &["leases"],
+                &["list", "get", "watch", "update", "create"],
+            ),
+            rule("discovery.k8s.io", &["endpointslices"], &read_update),
+        ]),
+        aggregation_rule: None,
+    }
+}
+
+/// Binds [`cluster_role`] to [`service_account`].
+pub fn cluster_role_binding() -> ClusterRoleBinding {
+    ClusterRoleBinding {
+        metadata: ObjectMeta {
+            name: Some("system:kube-vip-binding".into()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: ROLE.into(),
+        },
+        subjects: Some(vec![Subject {
+            api_group: None,
+            kind: "ServiceAccount".into(),
+            name: ACCOUNT.into(),
+            namespace: Some(NAMESPACE.into()),
+        }]),
+    }
+}
