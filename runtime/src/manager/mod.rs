@@ -48,7 +48,7 @@ async fn run_control_plane(config: Config) -> anyhow::Result<()> {
     let watched: BTreeSet<IpAddr> = vips.iter().map(|v| v.address).collect();
     let kernel = netlink::monitor(addresses.index(), watched)?;
     let frames = frames::RawFrames::open(&interface)?;
-    let client = kube_client(&config).await?;
+    let client = kube_client(&config, &vips).await?;
     let lease =
         kube_lease::KubeLease::new(client, &config.cp_lease.namespace, &config.cp_lease.name);
     let clock = CoreClock::start();
@@ -123,22 +123,48 @@ async fn resolve(config: &Config) -> anyhow::Result<Vec<VipAddress>> {
     Ok(out)
 }
 
-async fn kube_client(config: &Config) -> anyhow::Result<kube::Client> {
-    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && config.in_cluster;
-    let kube_config = if in_cluster {
-        kube::Config::incluster().context("in-cluster configuration")?
-    } else {
-        let path = &config.k8s_config_file;
-        let kubeconfig = kube::config::Kubeconfig::read_from(path)
-            .with_context(|| format!("reading k8s_config_file {path:?}"))?;
-        kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .with_context(|| format!("using k8s_config_file {path:?}"))?
+/// The API client, found the way kube-vip finds it: `k8s_config_file` if it exists, else
+/// `~/.kube/config`, else the in-cluster ServiceAccount. A kubeconfig whose server is the VIP
+/// itself is pointed at the local API server instead (`127.0.0.1:port`, verified as
+/// `kubernetes`), as kube-vip does with its `kubernetes` host alias: the node must not need the
+/// VIP to win the VIP.
+async fn kube_client(config: &Config, vips: &[VipAddress]) -> anyhow::Result<kube::Client> {
+    let home = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"));
+    let file = [Some(std::path::PathBuf::from(&config.k8s_config_file)), home]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file());
+    let kube_config = match file {
+        Some(path) => {
+            let mut kubeconfig = kube::config::Kubeconfig::read_from(&path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            for named in &mut kubeconfig.clusters {
+                if let Some(cluster) = named.cluster.as_mut() {
+                    redirect_vip_server(cluster, vips, config.port);
+                }
+            }
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("using kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::incluster().with_context(|| {
+            format!("no kubeconfig at {:?} or ~/.kube/config, and not in a cluster", config.k8s_config_file)
+        })?,
     };
     Ok(kube::Client::try_from(kube_config)?)
+}
+
+/// Points a cluster entry whose server is one of the VIPs at the local API server.
+fn redirect_vip_server(cluster: &mut kube::config::Cluster, vips: &[VipAddress], port: u16) {
+    let Some(server) = cluster.server.as_deref() else { return };
+    let Ok(uri) = server.parse::<http::Uri>() else { return };
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = host.parse::<IpAddr>() else { return };
+    if vips.iter().any(|v| v.address == ip) {
+        info!(%server, "kubeconfig points at the VIP; using the local API server instead");
+        cluster.server = Some(format!("https://127.0.0.1:{port}"));
+        cluster.tls_server_name.get_or_insert_with(|| "kubernetes".to_string());
+    }
 }
 
 /// The interface of the IPv4 default route, from /proc/net/route.
