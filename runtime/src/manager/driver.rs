@@ -65,6 +65,7 @@ where
     let mut kernel = kernel.fuse();
     let mut shutdown = pin!(shutdown.fuse());
     let mut give_up_at: Option<tokio::time::Instant> = None;
+    let mut fresh = std::collections::BTreeSet::new();
     loop {
         while let Some(output) = node.poll_output() {
             match output {
@@ -96,10 +97,16 @@ where
                     );
                 }
                 Output::SendFrame { address, frame } => match frames.send(&frame) {
+                    Ok(()) if fresh.remove(&address) => info!(%address, "first announcement"),
                     Ok(()) => debug!(%address, bytes = frame.len(), "announced"),
                     Err(e) => warn!(%address, error = %e, "announcement not sent"),
                 },
-                Output::Event(event) => log_event(&event),
+                Output::Event(event) => {
+                    if let Event::AddressAdded(address) = event {
+                        fresh.insert(address);
+                    }
+                    log_event(&event)
+                }
                 Output::Stopped => {
                     info!("stopped: addresses withdrawn, lease released");
                     return Exit::Stopped;

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime as KubeMicroTime, ObjectMeta};
 use kube::api::PostParams;
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
 use kvip_core::{
     LeaseError, LeaseObject, LeaseRecord, LeaseRequest, MicroTime, ResourceVersion, WatchEvent,
@@ -74,6 +74,7 @@ impl LeasePort for KubeLease {
     fn watch(&self) -> BoxStream<'static, WatchEvent<LeaseObject>> {
         let config = watcher::Config::default().fields(&format!("metadata.name={}", self.name));
         watcher(self.api.clone(), config)
+            .default_backoff()
             .filter_map(|event| async move {
                 match event {
                     Ok(watcher::Event::Init) => Some(WatchEvent::Init),

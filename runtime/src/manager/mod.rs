@@ -130,10 +130,13 @@ async fn resolve(config: &Config) -> anyhow::Result<Vec<VipAddress>> {
 /// VIP to win the VIP.
 async fn kube_client(config: &Config, vips: &[VipAddress]) -> anyhow::Result<kube::Client> {
     let home = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"));
-    let file = [Some(std::path::PathBuf::from(&config.k8s_config_file)), home]
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file());
+    let file = [
+        Some(std::path::PathBuf::from(&config.k8s_config_file)),
+        home,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_file());
     let kube_config = match file {
         Some(path) => {
             let mut kubeconfig = kube::config::Kubeconfig::read_from(&path)
@@ -143,12 +146,18 @@ async fn kube_client(config: &Config, vips: &[VipAddress]) -> anyhow::Result<kub
                     redirect_vip_server(cluster, vips, config.port);
                 }
             }
-            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-                .await
-                .with_context(|| format!("using kubeconfig {}", path.display()))?
+            kube::Config::from_custom_kubeconfig(
+                kubeconfig,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .with_context(|| format!("using kubeconfig {}", path.display()))?
         }
         None => kube::Config::incluster().with_context(|| {
-            format!("no kubeconfig at {:?} or ~/.kube/config, and not in a cluster", config.k8s_config_file)
+            format!(
+                "no kubeconfig at {:?} or ~/.kube/config, and not in a cluster",
+                config.k8s_config_file
+            )
         })?,
     };
     Ok(kube::Client::try_from(kube_config)?)
@@ -156,14 +165,26 @@ async fn kube_client(config: &Config, vips: &[VipAddress]) -> anyhow::Result<kub
 
 /// Points a cluster entry whose server is one of the VIPs at the local API server.
 fn redirect_vip_server(cluster: &mut kube::config::Cluster, vips: &[VipAddress], port: u16) {
-    let Some(server) = cluster.server.as_deref() else { return };
-    let Ok(uri) = server.parse::<http::Uri>() else { return };
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let Ok(ip) = host.parse::<IpAddr>() else { return };
+    let Some(server) = cluster.server.as_deref() else {
+        return;
+    };
+    let Ok(uri) = server.parse::<http::Uri>() else {
+        return;
+    };
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return;
+    };
     if vips.iter().any(|v| v.address == ip) {
         info!(%server, "kubeconfig points at the VIP; using the local API server instead");
         cluster.server = Some(format!("https://127.0.0.1:{port}"));
-        cluster.tls_server_name.get_or_insert_with(|| "kubernetes".to_string());
+        cluster
+            .tls_server_name
+            .get_or_insert_with(|| "kubernetes".to_string());
     }
 }
 

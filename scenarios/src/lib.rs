@@ -1,0 +1,15 @@
+//! kvip-scenarios: the articles' stories (../shared/SCENARIOS.md) as runnable scenarios.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`story`] | the stories as data: addresses, interfaces, the daemon's environment (S1, S2) |
+//! | [`faults`] | the faults run on the holder: power-off, graceful stop, API server killed, LAN cut, link flap |
+//! | [`runner`] | a story running in namespaces with real etcd + kube-apiserver and kvip on each master |
+//! | [`trial`] | one fault: timeline, client outage, checks |
+//! | [`binaries`] | finding (building) the `kvip` and `kvip-probe` binaries the namespaces run |
+
+pub mod binaries;
+pub mod faults;
+pub mod runner;
+pub mod story;
+pub mod trial;
