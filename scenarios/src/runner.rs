@@ -205,9 +205,9 @@ impl Scenario {
             return Vec::new();
         };
         let vip = self.story.vip.to_string();
-        let garp = format!("who-has {vip} tell {vip}");
+        let (asks, tells) = (format!("who-has {vip} "), format!("tell {vip},"));
         out.lines()
-            .filter(|l| l.contains(&garp))
+            .filter(|l| l.contains(&asks) && l.contains(&tells))
             .filter_map(|l| {
                 let mut f = l.split_whitespace();
                 Some((f.next()?.parse().ok()?, f.next()?.to_string()))

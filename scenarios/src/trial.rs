@@ -192,9 +192,7 @@ fn outage(samples: &[(u128, bool, bool)], t0: u128) -> (Duration, Option<u128>) 
         .iter()
         .find(|(t, _, ok)| *t > last_fail && *ok)
         .map(|s| s.0);
-    let start = before_ok
-        .unwrap_or(t0)
-        .max(t0.saturating_sub(1_000_000_000));
+    let start = before_ok.unwrap_or(t0).max(t0);
     let end = recovered.unwrap_or(last_fail);
     (
         Duration::from_nanos((end.saturating_sub(start)) as u64),

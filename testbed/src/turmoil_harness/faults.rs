@@ -20,6 +20,9 @@ pub enum FaultKind {
     /// Node ↔ API hold: segments are held and delivered all at once when released (TCP
     /// retransmission across a short outage), so requests arrive late.
     ApiHold,
+    /// Node ↔ API latency spike: each segment takes up to 90 % of renewDeadline, so some
+    /// answers arrive long after the server applied the request.
+    ApiSlow,
     /// The API server host crashes and comes back (its store, like etcd, survives).
     ApiCrash,
     /// Node ↔ LAN partition: announcements are lost, the carrier stays up.
@@ -66,14 +69,15 @@ pub fn schedule(opts: &TurmoilOptions) -> Vec<PlannedFault> {
     let mut out = Vec::new();
     while at < end {
         let (kind, duration) = match r.below(100) {
-            0..=14 => (FaultKind::Crash, r.range(lease / 2, lease * 3)),
-            15..=29 => (FaultKind::Graceful, r.range(lease / 2, lease * 3)),
-            30..=36 => (FaultKind::Restart, 0),
-            37..=50 => (FaultKind::ApiPartition, r.range(lease / 5, lease * 2)),
-            51..=64 => (FaultKind::ApiHold, r.range(lease / 10, lease * 2)),
-            65..=72 => (FaultKind::ApiCrash, r.range(lease / 5, lease * 3 / 2)),
-            73..=82 => (FaultKind::LanPartition, r.range(lease / 5, lease * 2)),
-            83..=92 => (FaultKind::LinkFlap, r.range(50 * ms, 2000 * ms)),
+            0..=12 => (FaultKind::Crash, r.range(lease / 2, lease * 3)),
+            13..=25 => (FaultKind::Graceful, r.range(lease / 2, lease * 3)),
+            26..=31 => (FaultKind::Restart, 0),
+            32..=43 => (FaultKind::ApiPartition, r.range(lease / 5, lease * 2)),
+            44..=55 => (FaultKind::ApiHold, r.range(lease / 10, lease * 2)),
+            56..=65 => (FaultKind::ApiSlow, r.range(lease / 2, lease * 2)),
+            66..=72 => (FaultKind::ApiCrash, r.range(lease / 5, lease * 3 / 2)),
+            73..=81 => (FaultKind::LanPartition, r.range(lease / 5, lease * 2)),
+            82..=90 => (FaultKind::LinkFlap, r.range(50 * ms, 2000 * ms)),
             _ => (FaultKind::AddressTheft, 0),
         };
         out.push(PlannedFault {

@@ -82,7 +82,7 @@ enum Lane {
 fn lane(kind: FaultKind) -> Lane {
     match kind {
         FaultKind::Crash | FaultKind::Graceful | FaultKind::Restart => Lane::Life,
-        FaultKind::ApiPartition | FaultKind::ApiHold => Lane::Api,
+        FaultKind::ApiPartition | FaultKind::ApiHold | FaultKind::ApiSlow => Lane::Api,
         FaultKind::LanPartition | FaultKind::LinkFlap => Lane::Lan,
         FaultKind::ApiCrash | FaultKind::AddressTheft => Lane::Server,
     }
@@ -428,6 +428,12 @@ impl Harness {
                 lock(&self.shared).nodes[node].api_up = false;
                 true
             }
+            FaultKind::ApiSlow => {
+                let spike = self.opts.profile.timing.renew_deadline * 9 / 10;
+                self.sim
+                    .set_link_max_message_latency(host.as_str(), "api", spike);
+                true
+            }
             FaultKind::ApiCrash => {
                 self.sim.crash("api");
                 true
@@ -503,6 +509,11 @@ impl Harness {
             FaultKind::ApiHold => {
                 self.sim.release(host.as_str(), "api");
                 lock(&self.shared).nodes[a.node].api_up = true;
+            }
+            FaultKind::ApiSlow => {
+                let normal = self.opts.net_latency.1;
+                self.sim
+                    .set_link_max_message_latency(host.as_str(), "api", normal);
             }
             FaultKind::ApiCrash => self.sim.bounce("api"),
             FaultKind::LanPartition | FaultKind::LinkFlap => {
