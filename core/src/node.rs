@@ -110,7 +110,7 @@ impl Node {
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         self.fence(now);
         let out = &mut self.out;
-        self.elector.handle_timeout(now, out);
+        self.elector.expire(now, out);
         match input {
             Input::LeaseResponse { op, result } => {
                 self.elector.handle_response(now, op, result, out)
@@ -130,6 +130,7 @@ impl Node {
                 }
             }
         }
+        self.elector.drive(now, &mut self.out);
         self.settle(now);
     }
 

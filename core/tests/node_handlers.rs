@@ -123,6 +123,32 @@ fn addr_ok(op: u64) -> Input {
     }
 }
 
+/// Ticks at `t`, answering every GET with `lease` at once (a follower whose watch went silent
+/// reads the Lease each retry); returns the other outputs and how many GETs were answered.
+fn tick_answering_gets(n: &mut Node, t: Instant, lease: &LeaseObject) -> (Vec<Output>, u64) {
+    let mut others = Vec::new();
+    let mut gets = 0;
+    let mut outs = tick(n, t);
+    while let Some(pos) = outs.iter().position(|o| {
+        matches!(
+            o,
+            Output::Lease {
+                request: LeaseRequest::Get,
+                ..
+            }
+        )
+    }) {
+        let Output::Lease { op, .. } = outs.remove(pos) else {
+            unreachable!()
+        };
+        gets += 1;
+        others.append(&mut outs);
+        outs = input(n, t, lease_ok(op.0, lease));
+    }
+    others.append(&mut outs);
+    (others, gets)
+}
+
 fn get(op: u64) -> Output {
     Output::Lease {
         op: OpId(op),
@@ -669,6 +695,7 @@ fn follower_waits_for_expiry_then_takes_over_exactly_then() {
     // First observed at 10 ms, leaseDurationSeconds 5: expiry at 5010 ms. Jittered retries may
     // wake the follower before that, but it must not write.
     let mut now = ms(12);
+    let mut gets = 0;
     loop {
         let t = n
             .poll_timeout()
@@ -678,27 +705,36 @@ fn follower_waits_for_expiry_then_takes_over_exactly_then() {
         if t == ms(5010) {
             break;
         }
-        assert_eq!(tick(&mut n, t), vec![], "at {t}");
+        // The watch is silent (the holder died): the follower reads the Lease each retry, and
+        // an unchanged record does not restart the expiry clock.
+        let (outs, answered) = tick_answering_gets(&mut n, t, &n2_lease());
+        assert_eq!(outs, vec![], "at {t}");
+        assert!(
+            answered <= 1,
+            "at most one GET per wake-up, got {answered} at {t}"
+        );
+        gets += answered;
         now = t;
     }
-    assert_eq!(
-        tick(&mut n, Instant::from_nanos(ms(5010).as_nanos() - 1)),
-        vec![]
+    assert!(
+        gets >= 3,
+        "a silent watch must not be trusted: only {gets} GETs in 5 s"
     );
+    let op = 3 + gets;
     assert_eq!(
         tick(&mut n, ms(5010)),
-        vec![replace(3, "7", record(Some("n1"), 5, 5010, 5010, 4))]
+        vec![replace(op, "7", record(Some("n1"), 5, 5010, 5010, 4))]
     );
     assert_eq!(
         input(
             &mut n,
             ms(5011),
-            lease_ok(3, &obj("8", record(Some("n1"), 5, 5010, 5010, 4)))
+            lease_ok(op, &obj("8", record(Some("n1"), 5, 5010, 5010, 4)))
         ),
         vec![
             holder(Some("n1")),
             ev(Event::Acquired { transitions: 4 }),
-            add(4)
+            add(op + 1)
         ]
     );
 }
@@ -757,11 +793,22 @@ fn a_renew_seen_on_the_watch_restarts_the_expiry_clock() {
         ),
         vec![]
     );
-    assert!(leases(&run_until(&mut n, ms(7999))).is_empty());
+    // The watch then goes silent: the follower reads the Lease each retry (unchanged record),
+    // and takes over exactly 5 s after it first saw the renew.
+    let renewed = obj("8", record(Some("n2"), 5, 0, 3000, 3));
+    let mut gets = 0;
+    let mut t = ms(3100);
+    while let Some(next) = n.poll_timeout().filter(|&p| p < ms(8000)) {
+        assert!(next > t);
+        let (outs, answered) = tick_answering_gets(&mut n, next, &renewed);
+        assert!(leases(&outs).is_empty(), "{outs:?}");
+        gets += answered;
+        t = next;
+    }
     assert_eq!(n.poll_timeout(), Some(ms(8000)));
     assert_eq!(
         tick(&mut n, ms(8000)),
-        vec![replace(3, "8", record(Some("n1"), 5, 8000, 8000, 4))]
+        vec![replace(3 + gets, "8", record(Some("n1"), 5, 8000, 8000, 4))]
     );
 }
 
@@ -822,19 +869,17 @@ fn conflict_on_renew_leads_to_a_get_and_to_losing_to_the_new_holder() {
         vec![get(6)]
     );
     assert!(n.is_leader(), "a 409 alone is not proof of another holder");
-    // Without a synced watch the node re-reads the record once more (op 7) before it waits for
-    // the expiry; the removal is queued after that read.
+    // The record it just read is fresh: no second read; it removes the address and waits for
+    // the new holder's lease to expire.
     let n2 = obj("5", record(Some("n2"), 5, 1000, 1000, 1));
     assert_eq!(
         input(&mut n, ms(1005), lease_ok(6, &n2)),
         vec![
             holder(Some("n2")),
             ev(Event::LostLeadership(LossReason::OtherHolder)),
-            get(7),
-            remove(8)
+            remove(7)
         ]
     );
-    assert_eq!(input(&mut n, ms(1006), lease_ok(7, &n2)), vec![]);
     assert!(!n.is_leader());
     assert!(!n.is_announcing());
 }

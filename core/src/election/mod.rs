@@ -10,7 +10,10 @@
 //! - the leader fences itself once `renewDeadline` has passed since it **sent** its last
 //!   successful renew: a record the others observe cannot be older than that send;
 //! - at most one request is in flight; it times out after `renewDeadline` and a late answer is
-//!   ignored, so an ambiguous write is resolved by the next compare-and-swap.
+//!   ignored, so an ambiguous write is resolved by the next compare-and-swap;
+//! - a follower decides from the watch's cache while the watch is synced and lively (it delivers
+//!   every renew); a watch silent for longer than 1.5 × retryPeriod may have died unnoticed, so
+//!   the follower reads the Lease itself every retry, as client-go always does.
 
 pub mod record;
 pub mod timing;
@@ -75,6 +78,11 @@ pub struct Elector {
     rng: SeededRng,
     observed: Option<Observed>,
     watch_synced: bool,
+    /// When the watch last delivered anything: a healthy watch delivers every renew, so one
+    /// silent for longer than 1.5 × retryPeriod is not trusted (it may have died unnoticed).
+    last_watch_event: Option<Instant>,
+    /// When a request last returned the Lease (a fresh read as good as a lively watch).
+    last_read: Option<Instant>,
     init_saw_lease: bool,
     /// `Some(sent_at)` of the last successful renew while leader.
     leading_since_send: Option<Instant>,
@@ -96,6 +104,8 @@ impl Elector {
             rng,
             observed: None,
             watch_synced: false,
+            last_watch_event: None,
+            last_read: None,
             init_saw_lease: false,
             leading_since_send: None,
             in_flight: None,
@@ -150,8 +160,10 @@ impl Elector {
         }
     }
 
-    /// Runs whatever is due at `now`: fencing, request timeout, the next attempt or the release.
-    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+    /// Fences and times out the request in flight if their deadlines passed; sends nothing new.
+    /// The node calls it before handing in a fact, so the fact is judged against a current state
+    /// and a released Lease seen on the watch is taken over before any due retry goes out.
+    pub fn expire(&mut self, now: Instant, out: &mut Outbox) {
         self.fence(now, out);
         if let Some(f) = &self.in_flight {
             if now >= f.sent_at + self.cfg.timing.renew_deadline {
@@ -163,6 +175,11 @@ impl Elector {
                 self.after_failure(now, f.purpose, out);
             }
         }
+    }
+
+    /// Runs whatever is due at `now`: fencing, request timeout, the next attempt or the release.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        self.expire(now, out);
         self.drive(now, out);
     }
 
@@ -208,6 +225,7 @@ impl Elector {
                 self.release_done = true;
             }
             (purpose, Ok(lease)) => {
+                self.last_read = Some(now);
                 self.observe(now, Some(lease), out);
                 if purpose == Purpose::Claim {
                     self.claimed(now, f.sent_at, out);
@@ -236,6 +254,7 @@ impl Elector {
 
     /// Handles one event of the Lease watch.
     pub fn handle_watch(&mut self, now: Instant, event: WatchEvent<LeaseObject>, out: &mut Outbox) {
+        self.last_watch_event = Some(now);
         match event {
             WatchEvent::Init => {
                 self.watch_synced = false;
@@ -243,7 +262,7 @@ impl Elector {
             }
             WatchEvent::InitApply(lease) => {
                 self.init_saw_lease = true;
-                self.observe(now, Some(lease), out);
+                self.take_over_if_released(now, lease, out);
             }
             WatchEvent::InitDone => {
                 self.watch_synced = true;
@@ -251,17 +270,22 @@ impl Elector {
                     self.observe(now, None, out);
                 }
             }
-            WatchEvent::Apply(lease) => {
-                let released = lease.record.holder().is_none();
-                self.observe(now, Some(lease), out);
-                if released && !self.is_leader() && !self.cfg.defects.has(Defect::NoWatchTakeover) {
-                    self.next_attempt = Some(now);
-                    self.chained = 0;
-                }
-            }
+            WatchEvent::Apply(lease) => self.take_over_if_released(now, lease, out),
+
             WatchEvent::Delete(_) => self.observe(now, None, out),
         }
         self.drive(now, out);
+    }
+
+    /// Records a Lease from the watch; a released one is taken over at once (watch-driven
+    /// takeover), whether it arrives as a change or in a re-list.
+    fn take_over_if_released(&mut self, now: Instant, lease: LeaseObject, out: &mut Outbox) {
+        let released = lease.record.holder().is_none();
+        self.observe(now, Some(lease), out);
+        if released && !self.is_leader() && !self.cfg.defects.has(Defect::NoWatchTakeover) {
+            self.next_attempt = Some(now);
+            self.chained = 0;
+        }
     }
 
     fn after_failure(&mut self, now: Instant, purpose: Purpose, out: &mut Outbox) {
@@ -339,7 +363,7 @@ impl Elector {
     }
 
     /// Sends the release or the next attempt if one is due and nothing is in flight.
-    fn drive(&mut self, now: Instant, out: &mut Outbox) {
+    pub fn drive(&mut self, now: Instant, out: &mut Outbox) {
         if self.in_flight.is_some() || self.release_done {
             return;
         }
@@ -381,12 +405,25 @@ impl Elector {
                 LeaseRequest::Replace { expected, record },
                 out,
             );
-        } else if !self.watch_synced {
+        } else if !self.cache_trusted(now) {
             self.send(now, Purpose::Probe, LeaseRequest::Get, out);
         } else {
             self.chained = 0;
             self.next_attempt = Some(expires.min(now + self.jittered_retry()));
         }
+    }
+
+    /// Whether the cached record can stand in for a GET: it was just read (within half a retry
+    /// period), or the watch is synced and has delivered something within 1.5 × retryPeriod (the
+    /// leader renews every retryPeriod, so a lively watch is never silent that long).
+    fn cache_trusted(&self, now: Instant) -> bool {
+        let retry = self.cfg.timing.retry_period;
+        let fresh = self.last_read.is_some_and(|t| now < t + retry / 2);
+        let lively = self.watch_synced
+            && self
+                .last_watch_event
+                .is_some_and(|t| now < t + retry * 3 / 2);
+        fresh || lively
     }
 
     fn lease_duration_of(&self, record: &LeaseRecord) -> Duration {

@@ -23,6 +23,13 @@ pub enum FaultKind {
     /// Node ↔ API latency spike: each segment takes up to 90 % of renewDeadline, so some
     /// answers arrive long after the server applied the request.
     ApiSlow,
+    /// One direction of node ↔ API drops every segment (the duration's parity picks which): either
+    /// requests are applied and every answer is lost, or requests vanish while the watch still
+    /// delivers.
+    ApiOneWay,
+    /// The API server answers some requests with 500, a spurious 409, or not at all (a write
+    /// applied or not, its answer lost).
+    FlakyApi,
     /// The API server host crashes and comes back (its store, like etcd, survives).
     ApiCrash,
     /// Node ↔ LAN partition: announcements are lost, the carrier stays up.
@@ -34,9 +41,14 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// Whether this fault disturbs a graceful handover (everything but a graceful stop).
+    /// Whether this fault can slow a graceful handover down (a follower or the API server hit):
+    /// everything but a graceful stop and the LAN faults (a holder counts once it has sent its
+    /// announcement, wherever the frame goes).
     pub fn disturbs_handover(self) -> bool {
-        self != FaultKind::Graceful
+        !matches!(
+            self,
+            FaultKind::Graceful | FaultKind::LanPartition | FaultKind::LinkFlap
+        )
     }
 }
 
@@ -69,15 +81,17 @@ pub fn schedule(opts: &TurmoilOptions) -> Vec<PlannedFault> {
     let mut out = Vec::new();
     while at < end {
         let (kind, duration) = match r.below(100) {
-            0..=12 => (FaultKind::Crash, r.range(lease / 2, lease * 3)),
-            13..=25 => (FaultKind::Graceful, r.range(lease / 2, lease * 3)),
-            26..=31 => (FaultKind::Restart, 0),
-            32..=43 => (FaultKind::ApiPartition, r.range(lease / 5, lease * 2)),
-            44..=55 => (FaultKind::ApiHold, r.range(lease / 10, lease * 2)),
-            56..=65 => (FaultKind::ApiSlow, r.range(lease / 2, lease * 2)),
-            66..=72 => (FaultKind::ApiCrash, r.range(lease / 5, lease * 3 / 2)),
-            73..=81 => (FaultKind::LanPartition, r.range(lease / 5, lease * 2)),
-            82..=90 => (FaultKind::LinkFlap, r.range(50 * ms, 2000 * ms)),
+            0..=11 => (FaultKind::Crash, r.range(lease / 2, lease * 3)),
+            12..=23 => (FaultKind::Graceful, r.range(lease / 2, lease * 3)),
+            24..=28 => (FaultKind::Restart, 0),
+            29..=38 => (FaultKind::ApiPartition, r.range(lease / 5, lease * 2)),
+            39..=48 => (FaultKind::ApiHold, r.range(lease / 10, lease * 2)),
+            49..=56 => (FaultKind::ApiSlow, r.range(lease / 2, lease * 2)),
+            57..=62 => (FaultKind::ApiOneWay, r.range(lease / 5, lease * 2)),
+            63..=68 => (FaultKind::FlakyApi, r.range(lease / 2, lease * 2)),
+            69..=74 => (FaultKind::ApiCrash, r.range(lease / 5, lease * 3 / 2)),
+            75..=82 => (FaultKind::LanPartition, r.range(lease / 5, lease * 2)),
+            83..=91 => (FaultKind::LinkFlap, r.range(50 * ms, 2000 * ms)),
             _ => (FaultKind::AddressTheft, 0),
         };
         out.push(PlannedFault {

@@ -6,6 +6,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`options`] | the options a seed names |
+//! | `inject` | carrying the faults out with turmoil's levers; heal; daemon stop and restart |
 //! | [`faults`] | the seeded fault schedule (crash, SIGTERM, restart, API partition / hold / crash, LAN partition, link flap, address theft) |
 //! | [`wire`] | the JSON-lines protocol of the simulated API server |
 //! | [`api`] | the "api" host: Lease CAS store, keep-alive requests, list+watch |
@@ -17,6 +18,7 @@
 
 pub mod api;
 pub mod faults;
+mod inject;
 pub mod kernel;
 pub mod lease;
 pub mod node;

@@ -78,6 +78,9 @@ pub struct NodeState {
     pub watch_last_event: u64,
     /// Randomness for this node's kernel and watch client.
     pub rng: SeededRng,
+    /// Until when (ns) the daemon may not yet know that its address was removed behind its
+    /// back: the kernel event is on its way, and a frame sent meanwhile is no ordering bug.
+    pub theft_unseen_until: u64,
 }
 
 impl NodeState {
@@ -158,6 +161,7 @@ impl State {
                 watch_synced_since: None,
                 watch_last_event: 0,
                 rng: stream(opts.seed, 200 + i as u64),
+                theft_unseen_until: 0,
             })
             .collect();
         State {
@@ -293,6 +297,15 @@ impl State {
         }
     }
 
+    /// Something removes the VIP from node `node` behind its daemon's back.
+    pub fn steal(&mut self, node: usize, grace: Duration) {
+        if self.nodes[node].kernel_vip {
+            self.set_kernel_vip(node, false);
+            let until = self.now() + (self.opts.kernel_event_delay.1 + grace).as_nanos() as u64;
+            self.nodes[node].theft_unseen_until = until;
+        }
+    }
+
     /// Powers node `node` off: pending kernel operations vanish and so does the VIP.
     pub fn power_off(&mut self, node: usize) {
         self.kernel_ops.retain(|op| op.node != node);
@@ -310,7 +323,10 @@ impl State {
         self.apply_due_kernel_ops();
         let now = self.now();
         let has_vip = self.nodes[node].kernel_vip;
-        if let Err(v) = inv::announce_after_add::on_frame(now, node, has_vip) {
+        if !has_vip && now <= self.nodes[node].theft_unseen_until {
+            let name = self.nodes[node].name.clone();
+            self.log(|| format!("{name} announces a stolen address it has not heard of yet"));
+        } else if let Err(v) = inv::announce_after_add::on_frame(now, node, has_vip) {
             self.fail(v);
         }
         match decode(frame) {

@@ -8,9 +8,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use kvip_core::Defects;
 use kvip_runtime::manager::driver::Exit;
-use kvip_runtime::manager::ports::KernelEvent;
 
-use super::faults::{schedule, FaultKind, PlannedFault};
+use super::faults::{schedule, PlannedFault};
+use super::inject::Active;
 use super::options::TurmoilOptions;
 use super::state::{lock, Shared, State};
 use super::{api, kernel, node};
@@ -22,6 +22,9 @@ use crate::sim::invariants::{self as inv, Violation};
 pub const TICK: Duration = Duration::from_millis(1);
 /// How long the world runs after the liveness check.
 const AFTER_LIVENESS: Duration = Duration::from_secs(2);
+/// How long before a release no disturbing fault may have been active for its handover to be
+/// timed.
+const HANDOVER_QUIET: u64 = 1_000_000_000;
 /// A run stops after this many violations.
 const MAX_VIOLATIONS: usize = 8;
 
@@ -45,6 +48,8 @@ pub struct TurmoilReport {
     pub failovers: u64,
     /// Faults actually applied.
     pub faults_applied: u64,
+    /// Releases in a quiet world with a ready follower, whose handover speed was checked.
+    pub handover_checks: u64,
     /// Daemon runs that ended with [`Exit::Stopped`] / [`Exit::BudgetExceeded`].
     pub exits: (u64, u64),
     /// Simulated time, ns.
@@ -59,10 +64,14 @@ impl TurmoilReport {
         self.violations.is_empty() && self.host_error.is_none()
     }
 
-    /// The command that replays this run.
+    /// The command that replays this run. `--cfg tokio_unstable` lets turmoil seed every host's
+    /// tokio runtime, so the driver's `select!` picks ready branches in a seeded order and the
+    /// replay is exact; without it the world (faults, latencies) is the same but ties between
+    /// ready branches may break differently.
     pub fn reproduce(&self) -> String {
         format!(
-            "KVIP_TURMOIL_SEED={} KVIP_TURMOIL_PROFILE={} KVIP_TURMOIL_SECS={} cargo test --release \
+            "RUSTFLAGS='--cfg tokio_unstable' CARGO_TARGET_DIR=target/tokio-unstable \
+             KVIP_TURMOIL_SEED={} KVIP_TURMOIL_PROFILE={} KVIP_TURMOIL_SECS={} cargo test --release \
              -p kvip-testbed --test turmoil_driver replay_one_seed -- --nocapture",
             self.options.seed,
             self.options.profile.name,
@@ -71,50 +80,27 @@ impl TurmoilReport {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lane {
-    Life,
-    Api,
-    Lan,
-    Server,
-}
-
-fn lane(kind: FaultKind) -> Lane {
-    match kind {
-        FaultKind::Crash | FaultKind::Graceful | FaultKind::Restart => Lane::Life,
-        FaultKind::ApiPartition | FaultKind::ApiHold | FaultKind::ApiSlow => Lane::Api,
-        FaultKind::LanPartition | FaultKind::LinkFlap => Lane::Lan,
-        FaultKind::ApiCrash | FaultKind::AddressTheft => Lane::Server,
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Active {
-    kind: FaultKind,
-    node: usize,
-    end: u64,
-}
-
 /// One turmoil world and its checker.
 pub struct Harness {
-    sim: turmoil::Sim<'static>,
-    shared: Shared,
-    opts: TurmoilOptions,
-    faults: Vec<PlannedFault>,
-    next_fault: usize,
-    active: Vec<Active>,
-    disturbances: Vec<(u64, u64)>,
-    restart_when_stopped: Vec<bool>,
-    healed: bool,
-    liveness_at: Option<u64>,
-    pending_handovers: Vec<(usize, u64)>,
-    last_holder: Option<usize>,
-    failovers: u64,
-    faults_applied: u64,
-    host_error: Option<String>,
+    pub(super) sim: turmoil::Sim<'static>,
+    pub(super) shared: Shared,
+    pub(super) opts: TurmoilOptions,
+    pub(super) faults: Vec<PlannedFault>,
+    pub(super) next_fault: usize,
+    pub(super) active: Vec<Active>,
+    pub(super) disturbances: Vec<(u64, u64)>,
+    pub(super) restart_when_stopped: Vec<bool>,
+    pub(super) healed: bool,
+    pub(super) liveness_at: Option<u64>,
+    pub(super) pending_handovers: Vec<(usize, u64)>,
+    pub(super) last_holder: Option<usize>,
+    pub(super) failovers: u64,
+    pub(super) faults_applied: u64,
+    pub(super) handover_checks: u64,
+    pub(super) host_error: Option<String>,
 }
 
-fn ns(d: Duration) -> u64 {
+pub(super) fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
 
@@ -157,8 +143,14 @@ impl Harness {
             last_holder: None,
             failovers: 0,
             faults_applied: 0,
+            handover_checks: 0,
             host_error: None,
         }
+    }
+
+    /// The turmoil simulation, for tests that pull its levers themselves.
+    pub fn sim(&mut self) -> &mut turmoil::Sim<'static> {
+        &mut self.sim
     }
 
     /// Simulated time, ns.
@@ -232,6 +224,7 @@ impl Harness {
             host_error: self.host_error.clone(),
             failovers: self.failovers,
             faults_applied: self.faults_applied,
+            handover_checks: self.handover_checks,
             exits,
             sim_ns: self.now(),
             trace: s.trace.clone(),
@@ -259,8 +252,11 @@ impl Harness {
             self.fault_end(a);
         }
         for node in 0..self.opts.nodes {
-            let running = lock(&self.shared).nodes[node].running;
-            if self.restart_when_stopped[node] && !running {
+            let (running, powered_off) = {
+                let s = lock(&self.shared);
+                (s.nodes[node].running, s.nodes[node].powered_off)
+            };
+            if self.restart_when_stopped[node] && !running && !powered_off {
                 self.restart_when_stopped[node] = false;
                 self.start_daemon(node);
             }
@@ -316,10 +312,9 @@ impl Harness {
             .collect();
         self.pending_handovers.retain(|&(_, at)| at + bound > now);
         for (releaser, released_at) in due {
-            let lease = ns(self.opts.profile.timing.lease_duration);
             let retry = ns(self.opts.profile.timing.retry_period);
             let quiet = !self.disturbances.iter().any(|&(st, e)| {
-                st <= released_at + bound && e >= released_at.saturating_sub(lease)
+                st <= released_at + bound && e >= released_at.saturating_sub(HANDOVER_QUIET)
             });
             let ready_follower = s.nodes.iter().enumerate().any(|(i, n)| {
                 i != releaser
@@ -331,6 +326,7 @@ impl Harness {
                     && n.watch_last_event + 2 * retry >= released_at
             });
             if quiet && ready_follower {
+                self.handover_checks += 1;
                 if let Err(v) = inv::handover::check(now, released_at, releaser, &holders) {
                     s.fail(v);
                 }
@@ -347,237 +343,6 @@ impl Harness {
                 s.fail(v);
             }
         }
-    }
-
-    fn pick_node(&self, f: &PlannedFault) -> usize {
-        match self.holders().first() {
-            Some(&h) if f.at_holder => h,
-            _ => f.pick % self.opts.nodes,
-        }
-    }
-
-    fn busy(&self, kind: FaultKind, node: usize) -> bool {
-        let l = lane(kind);
-        self.active
-            .iter()
-            .any(|a| lane(a.kind) == l && (l == Lane::Server || a.node == node))
-    }
-
-    fn log(&self, text: impl FnOnce() -> String) {
-        lock(&self.shared).log(text);
-    }
-
-    fn send_link(&self, node: usize, up: bool) {
-        let s = lock(&self.shared);
-        let at = s.now();
-        if let Some(tx) = &s.nodes[node].monitor {
-            let _ = tx.send((KernelEvent::Link { up }, at));
-        }
-    }
-
-    /// Starts fault `f` now, if it applies.
-    fn fault_start(&mut self, f: &PlannedFault) {
-        let node = self.pick_node(f);
-        if self.busy(f.kind, node) {
-            return;
-        }
-        let now = self.now();
-        let host = host_name(node);
-        let (running, stopping, powered_off, kernel_vip) = {
-            let s = lock(&self.shared);
-            let n = &s.nodes[node];
-            (
-                n.running,
-                n.stopping_since.is_some(),
-                n.powered_off,
-                n.kernel_vip,
-            )
-        };
-        let applied = match f.kind {
-            FaultKind::Crash => {
-                self.sim.crash(host.as_str());
-                let mut s = lock(&self.shared);
-                s.power_off(node);
-                s.nodes[node].lan_up = false;
-                s.nodes[node].api_up = false;
-                true
-            }
-            FaultKind::Graceful => {
-                if !running || stopping || powered_off {
-                    false
-                } else {
-                    self.stop_daemon(node);
-                    true
-                }
-            }
-            FaultKind::Restart => {
-                if powered_off {
-                    false
-                } else {
-                    self.start_daemon(node);
-                    true
-                }
-            }
-            FaultKind::ApiPartition => {
-                self.sim.partition(host.as_str(), "api");
-                lock(&self.shared).nodes[node].api_up = false;
-                true
-            }
-            FaultKind::ApiHold => {
-                self.sim.hold(host.as_str(), "api");
-                lock(&self.shared).nodes[node].api_up = false;
-                true
-            }
-            FaultKind::ApiSlow => {
-                let spike = self.opts.profile.timing.renew_deadline * 9 / 10;
-                self.sim
-                    .set_link_max_message_latency(host.as_str(), "api", spike);
-                true
-            }
-            FaultKind::ApiCrash => {
-                self.sim.crash("api");
-                true
-            }
-            FaultKind::LanPartition => {
-                self.sim.partition(host.as_str(), "lan");
-                lock(&self.shared).nodes[node].lan_up = false;
-                true
-            }
-            FaultKind::LinkFlap => {
-                self.sim.partition(host.as_str(), "lan");
-                lock(&self.shared).nodes[node].lan_up = false;
-                self.send_link(node, false);
-                true
-            }
-            FaultKind::AddressTheft => {
-                if kernel_vip && !powered_off {
-                    lock(&self.shared).set_kernel_vip(node, false);
-                }
-                false
-            }
-        };
-        let kind = f.kind;
-        let duration = f.duration;
-        self.log(|| {
-            format!(
-                "fault {kind:?} on {host} for {}ms{}",
-                duration / 1_000_000,
-                if applied { "" } else { " (not applicable)" }
-            )
-        });
-        if applied {
-            self.faults_applied += 1;
-            if kind.disturbs_handover() {
-                self.disturbances.push((now, now + duration));
-            }
-            self.active.push(Active {
-                kind,
-                node,
-                end: now + duration,
-            });
-        }
-    }
-
-    fn fault_end(&mut self, a: Active) {
-        let host = host_name(a.node);
-        let now = self.now();
-        let kind = a.kind;
-        self.log(|| format!("fault {kind:?} on {host} ends"));
-        match a.kind {
-            FaultKind::Crash => {
-                {
-                    let mut s = lock(&self.shared);
-                    let n = &mut s.nodes[a.node];
-                    n.lan_up = true;
-                    n.lan_up_since = now;
-                    n.api_up = true;
-                }
-                self.start_daemon(a.node);
-            }
-            FaultKind::Graceful => {
-                if lock(&self.shared).nodes[a.node].running {
-                    self.restart_when_stopped[a.node] = true;
-                } else {
-                    self.start_daemon(a.node);
-                }
-            }
-            FaultKind::Restart | FaultKind::AddressTheft => {}
-            FaultKind::ApiPartition => {
-                self.sim.repair(host.as_str(), "api");
-                lock(&self.shared).nodes[a.node].api_up = true;
-            }
-            FaultKind::ApiHold => {
-                self.sim.release(host.as_str(), "api");
-                lock(&self.shared).nodes[a.node].api_up = true;
-            }
-            FaultKind::ApiSlow => {
-                let normal = self.opts.net_latency.1;
-                self.sim
-                    .set_link_max_message_latency(host.as_str(), "api", normal);
-            }
-            FaultKind::ApiCrash => self.sim.bounce("api"),
-            FaultKind::LanPartition | FaultKind::LinkFlap => {
-                self.sim.repair(host.as_str(), "lan");
-                {
-                    let mut s = lock(&self.shared);
-                    s.nodes[a.node].lan_up = true;
-                    s.nodes[a.node].lan_up_since = now;
-                }
-                if a.kind == FaultKind::LinkFlap {
-                    self.send_link(a.node, true);
-                }
-            }
-        }
-    }
-
-    /// Ends every fault, restarts every daemon that is down, and arms the liveness check.
-    pub fn heal(&mut self) {
-        self.healed = true;
-        self.log(|| "faults heal".to_string());
-        for a in std::mem::take(&mut self.active) {
-            self.fault_end(a);
-        }
-        for node in 0..self.opts.nodes {
-            let (running, stopping) = {
-                let s = lock(&self.shared);
-                (
-                    s.nodes[node].running,
-                    s.nodes[node].stopping_since.is_some(),
-                )
-            };
-            if stopping && running {
-                self.restart_when_stopped[node] = true;
-            } else if !running && !self.restart_when_stopped[node] {
-                self.start_daemon(node);
-            }
-        }
-        let bound = inv::liveness::bound(self.opts.profile.timing) + liveness_slack(&self.opts);
-        self.liveness_at = Some(self.now() + ns(bound));
-    }
-
-    /// SIGTERM to node `node`'s daemon: its driver's shutdown future fires.
-    pub fn stop_daemon(&mut self, node: usize) {
-        let now = self.now();
-        let mut s = lock(&self.shared);
-        let n = &mut s.nodes[node];
-        n.stopping_since = Some(now);
-        n.stop.send_replace(true);
-        let name = n.name.clone();
-        s.log(|| format!("{name} SIGTERM"));
-    }
-
-    /// (Re)starts node `node`'s host software: a fresh daemon; the kernel keeps its addresses
-    /// unless the host was powered off (then they are already gone).
-    pub fn start_daemon(&mut self, node: usize) {
-        {
-            let mut s = lock(&self.shared);
-            let n = &mut s.nodes[node];
-            n.stop.send_replace(false);
-            n.stopping_since = None;
-            n.running = false;
-            n.monitor = None;
-        }
-        self.sim.bounce(host_name(node).as_str());
     }
 }
 
