@@ -7,9 +7,13 @@
 //! | [`runner`] | a story running in namespaces with real etcd + kube-apiserver and kvip on each master |
 //! | [`trial`] | one fault: timeline, client outage, checks |
 //! | [`binaries`] | finding (building) the `kvip` and `kvip-probe` binaries the namespaces run |
+//! | [`keepalived`] | keepalived as S4 configures it: the baseline the benchmark compares kvip with |
+//! | [`bench`] | the failover benchmark's figures: percentiles, the table, /proc readings |
 
+pub mod bench;
 pub mod binaries;
 pub mod faults;
+pub mod keepalived;
 pub mod runner;
 pub mod story;
 pub mod trial;

@@ -2,6 +2,10 @@
 //! RBAC from `deploy/`, kvip on every master with a kubeconfig that points at that master's own API
 //! server as the `kube-vip` ServiceAccount, a capture of announcements on the bridge, and the
 //! client's probe. Faults are injected on the current holder and undone afterwards.
+//!
+//! The VIP daemon is kvip by default ([`Scenario::start`]); [`Scenario::start_with`] runs
+//! keepalived as S4 configures it instead ([`Daemon::Keepalived`], the benchmark's baseline), on the
+//! same cluster, capture and probe, with the same faults.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +15,31 @@ use anyhow::{bail, Context, Result};
 use kvip_testbed::netns::{Cluster, Cmd, ProcId};
 
 use crate::faults::Fault;
+use crate::keepalived::{self, Keepalived};
 use crate::story::Story;
 
 /// How long kvip gets to elect a first holder.
 const FIRST_HOLDER_BOUND: Duration = Duration::from_secs(30);
+
+/// The VIP daemon a scenario runs on every master.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Daemon {
+    /// kvip with the story's environment.
+    #[default]
+    Kvip,
+    /// keepalived configured as S4 describes (the comparison baseline).
+    Keepalived(Keepalived),
+}
+
+impl Daemon {
+    /// `kvip` or `keepalived`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Daemon::Kvip => "kvip",
+            Daemon::Keepalived(_) => "keepalived",
+        }
+    }
+}
 
 /// A running story.
 pub struct Scenario {
@@ -30,12 +55,24 @@ pub struct Scenario {
     kvip: PathBuf,
     /// Hosts currently cut off the LAN (powered off or cut): they answer nobody.
     cut: std::collections::BTreeSet<String>,
+    daemon: Daemon,
 }
 
 impl Scenario {
     /// Builds the cluster, applies `deploy/rbac.yaml`, starts kvip on every master and waits for a
     /// first holder.
     pub fn start(story: Story, kvip: PathBuf, deploy: &Path) -> Result<Scenario> {
+        Scenario::start_with(story, Daemon::Kvip, kvip, deploy)
+    }
+
+    /// Like [`start`](Self::start) with `daemon` as the VIP daemon on every master (`kvip` still
+    /// names the directory of `kvip-probe`).
+    pub fn start_with(
+        story: Story,
+        daemon: Daemon,
+        kvip: PathBuf,
+        deploy: &Path,
+    ) -> Result<Scenario> {
         let mut spec = story.spec.clone();
         spec.vip_sans = vec![story.vip.to_string()];
         let cluster = Cluster::start(spec).context("starting the cluster")?;
@@ -49,6 +86,7 @@ impl Scenario {
             probe_file: PathBuf::new(),
             kvip,
             cut: Default::default(),
+            daemon,
         };
         let first = s.master_names()[0].clone();
         let admin = s.cluster.write_kubeconfig(
@@ -70,12 +108,180 @@ impl Scenario {
                     .write_kubeconfig(&format!("{name}.kube-vip.kubeconfig"), &id, &server)?;
             s.kubeconfigs.insert(name, path);
         }
+        if let Daemon::Keepalived(k) = &s.daemon {
+            let dir = s.keepalived_dir();
+            std::fs::create_dir_all(&dir)?;
+            let script = dir.join("check_apiserver.sh");
+            std::fs::write(&script, keepalived::check_script(s.story.vip))?;
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+            for (i, m) in s.cluster.masters().iter().enumerate() {
+                let paths = Keepalived::paths(&dir, &m.host.name);
+                let conf = k.config(&m.host.name, i, s.story.vip, &m.host.ifname, &script);
+                std::fs::write(&paths.conf, conf)?;
+            }
+        }
         s.start_capture()?;
         for name in s.master_names() {
-            s.start_kvip(&name)?;
+            s.start_daemon(&name)?;
         }
         s.wait_for_holder(FIRST_HOLDER_BOUND, None)?;
+        s.settle()?;
         Ok(s)
+    }
+
+    /// The VIP daemon on the masters.
+    pub fn daemon(&self) -> &Daemon {
+        &self.daemon
+    }
+
+    /// Starts the scenario's VIP daemon on `master`.
+    pub fn start_daemon(&mut self, master: &str) -> Result<()> {
+        match self.daemon {
+            Daemon::Kvip => self.start_kvip(master),
+            Daemon::Keepalived(_) => self.start_keepalived(master),
+        }
+    }
+
+    fn keepalived_dir(&self) -> PathBuf {
+        self.cluster.run().dir().join("keepalived")
+    }
+
+    /// Starts keepalived on `master` with its S4 configuration, first making sure no VRRP child of
+    /// an earlier instance is left in that namespace and its pid files are gone.
+    fn start_keepalived(&mut self, master: &str) -> Result<()> {
+        let ns = self.cluster.host(master)?.ns.clone();
+        let paths = Keepalived::paths(&self.keepalived_dir(), master);
+        if let Some(pid) = keepalived::read_pid(&paths.vrrp_pid) {
+            if ns.pids().unwrap_or_default().contains(&pid) {
+                kill_pid(pid, "KILL");
+            }
+        }
+        let _ = std::fs::remove_file(&paths.pid);
+        let _ = std::fs::remove_file(&paths.vrrp_pid);
+        let id = self.cluster.run_mut().spawn(
+            &ns,
+            &format!("keepalived-{master}"),
+            "keepalived",
+            &Keepalived::args(&paths),
+        )?;
+        self.kvips.insert(master.into(), id);
+        Ok(())
+    }
+
+    /// A keepalived crash on `master`: the parent frozen (so it cannot respawn a child), the VRRP
+    /// child SIGKILLed (so it cannot shut down gracefully when its parent dies); the caller then
+    /// SIGKILLs the parent with the rest of the namespace.
+    fn crash_keepalived(&mut self, master: &str) -> Result<()> {
+        let ns = self.cluster.host(master)?.ns.clone();
+        if let Some(&id) = self.kvips.get(master) {
+            self.cluster.run_mut().process(id).signal(SIGSTOP);
+        }
+        let paths = Keepalived::paths(&self.keepalived_dir(), master);
+        if let Some(pid) = keepalived::read_pid(&paths.vrrp_pid) {
+            if ns.pids().unwrap_or_default().contains(&pid) {
+                kill_pid(pid, "KILL");
+            }
+        }
+        Ok(())
+    }
+
+    /// The running daemon processes: (name, PID). For keepalived, the parent and the VRRP child.
+    pub fn daemon_pids(&mut self) -> Vec<(String, u32)> {
+        let masters = self.master_names();
+        let mut out = Vec::new();
+        for m in masters {
+            let Some(&id) = self.kvips.get(&m) else {
+                continue;
+            };
+            let p = self.cluster.run_mut().process(id);
+            if !p.is_running() {
+                continue;
+            }
+            let pid = p.pid();
+            match self.daemon {
+                Daemon::Kvip => out.push((format!("kvip-{m}"), pid)),
+                Daemon::Keepalived(_) => {
+                    out.push((format!("keepalived-{m}"), pid));
+                    let paths = Keepalived::paths(&self.keepalived_dir(), &m);
+                    let child = keepalived::read_pid(&paths.vrrp_pid).filter(|c| {
+                        std::fs::read_to_string(format!("/proc/{c}/comm"))
+                            .is_ok_and(|comm| comm.trim() == "keepalived")
+                    });
+                    if let Some(child) = child {
+                        out.push((format!("keepalived-vrrp-{m}"), child));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// How long `fault` on the holder may take to move the VIP: kvip, the lease duration + 5 s;
+    /// keepalived, its master-down interval (plus the failed checks for a dead API server) + margin.
+    pub fn failover_bound(&self, fault: Fault) -> Duration {
+        match &self.daemon {
+            Daemon::Kvip => self.story.timing.lease_duration + Duration::from_secs(5),
+            Daemon::Keepalived(k) => k.failover_bound(fault),
+        }
+    }
+
+    /// Whether the daemon hands the VIP back to a returning higher-priority master (keepalived's
+    /// preemption); kvip leaves it with the holder.
+    pub fn preempts(&self) -> bool {
+        matches!(self.daemon, Daemon::Keepalived(_))
+    }
+
+    /// The daemon's log on `master`.
+    pub fn daemon_log(&self, master: &str) -> String {
+        match self.daemon {
+            Daemon::Kvip => self.kvip_log(master),
+            Daemon::Keepalived(_) => {
+                let path = self
+                    .cluster
+                    .run()
+                    .dir()
+                    .join(format!("keepalived-{master}.log"));
+                std::fs::read_to_string(path).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The notable lines of the daemon's log on `master` after `t0` (unix ns).
+    pub fn daemon_events(&self, master: &str, t0: u128) -> Vec<(f64, String)> {
+        let log = self.daemon_log(master);
+        match self.daemon {
+            Daemon::Kvip => crate::trial::log_events(&log, t0),
+            Daemon::Keepalived(_) => keepalived::log_events(&log, t0),
+        }
+    }
+
+    /// Waits (bounded) until the cluster is settled for the next trial. kvip: nothing to wait for.
+    /// keepalived: the highest-priority master takes the VIP back (preemption, once its check
+    /// script passes again), so wait until it alone holds the VIP.
+    pub fn settle(&self) -> Result<()> {
+        let Daemon::Keepalived(k) = &self.daemon else {
+            return Ok(());
+        };
+        let top = self.master_names()[0].clone();
+        let bound = k.settle_bound();
+        let t = Instant::now();
+        loop {
+            if self.holders() == [top.clone()] {
+                // One more advert interval: the previous holder has heard the preempting advert.
+                std::thread::sleep(Duration::from_secs(u64::from(k.advert_int)));
+                if self.holders() == [top.clone()] {
+                    return Ok(());
+                }
+            }
+            if t.elapsed() > bound {
+                self.cluster.run().dump_logs(30);
+                bail!(
+                    "keepalived: {top} did not take the VIP back within {bound:?}: holders {:?}",
+                    self.holders()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The masters' names.
@@ -311,8 +517,18 @@ impl Scenario {
         let at = SystemTime::now();
         match fault {
             Fault::PowerOff => {
+                if self.preempts() {
+                    self.crash_keepalived(holder)?;
+                }
                 self.cluster.power_off(holder)?;
                 self.cut.insert(holder.to_string());
+                if self.preempts() {
+                    // Stragglers of keepalived's (the check script's curl) die with the host.
+                    let ns = self.cluster.host(holder)?.ns.clone();
+                    for pid in ns.pids().unwrap_or_default() {
+                        kill_pid(pid, "KILL");
+                    }
+                }
             }
             Fault::GracefulStop => {
                 self.stop_kvip(holder)?;
@@ -363,9 +579,9 @@ impl Scenario {
                 self.cluster.lan().reconnect(host)?;
                 self.cut.remove(host);
                 self.cluster.restart_control_plane(host)?;
-                self.start_kvip(host)?;
+                self.start_daemon(host)?;
             }
-            Fault::GracefulStop => self.start_kvip(host)?,
+            Fault::GracefulStop => self.start_daemon(host)?,
             Fault::ApiServerKilled => {
                 self.cluster.restart_control_plane(host)?;
             }
@@ -375,12 +591,23 @@ impl Scenario {
             }
             Fault::LinkFlap => {}
         }
-        Ok(())
+        self.settle()
     }
 }
 
 fn libc_sigterm() -> i32 {
     15
+}
+
+/// SIGSTOP (x86-64 and aarch64 Linux).
+const SIGSTOP: i32 = 19;
+
+/// `kill -SIG pid` for a PID found inside one of the run's namespaces (not one the run recorded).
+fn kill_pid(pid: u32, sig: &str) {
+    let _ = Cmd::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .timeout(Duration::from_secs(5))
+        .output();
 }
 
 /// Unix time in ns.

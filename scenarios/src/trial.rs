@@ -28,6 +28,15 @@ pub struct TrialReport {
     pub timeline: Vec<(f64, String)>,
     /// Failed checks (empty: the trial passed).
     pub failures: Vec<String>,
+    /// The MACs that answered `arping -b` for the VIP at the end of the trial.
+    pub arping_macs: Vec<String>,
+    /// The distinct MACs that announced the VIP (gratuitous ARP) after the fault, in order.
+    pub capture_macs: Vec<String>,
+    /// How often the announcing MAC changed after the fault, starting from the old holder's (one
+    /// per handover; more means MACs took turns).
+    pub capture_switches: usize,
+    /// Whether two masters on the LAN were seen holding the VIP at once.
+    pub two_holders: bool,
 }
 
 impl TrialReport {
@@ -58,13 +67,13 @@ impl TrialReport {
 pub fn run(s: &mut Scenario, fault: Fault) -> Result<TrialReport> {
     let old = s.wait_for_holder(Duration::from_secs(30), None)?;
     let old_mac = s.mac_of(&old)?;
-    let lease = s.story.timing.lease_duration;
-    let observe = lease + Duration::from_secs(8);
+    let bound = s.failover_bound(fault);
+    let observe = bound + Duration::from_secs(3);
     s.start_probe(observe.as_secs() + 4)?;
     std::thread::sleep(Duration::from_secs(1));
     let t0 = s.inject(fault, &old)?;
     let mut failures = Vec::new();
-    let bound = lease + Duration::from_secs(5);
+    let mut two_holders = false;
     let new = if fault.moves_the_vip() {
         match s.wait_for_holder(bound, Some(&old)) {
             Ok(h) => h,
@@ -87,6 +96,7 @@ pub fn run(s: &mut Scenario, fault: Fault) -> Result<TrialReport> {
             let h = s.holders();
             if h.len() > 1 {
                 failures.push(format!("two holders after {old} came back: {h:?}"));
+                two_holders = true;
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -101,24 +111,38 @@ pub fn run(s: &mut Scenario, fault: Fault) -> Result<TrialReport> {
     }
     let mut timeline = vec![(0.0, format!("fault: {fault} on {old}"))];
     for master in s.master_names() {
-        for (t, what) in log_events(&s.kvip_log(&master), t0_ns) {
+        for (t, what) in s.daemon_events(&master, t0_ns) {
             timeline.push((t, format!("{master} {what}")));
         }
     }
     let garps: Vec<(f64, String)> = s.announcements();
     let t0_s = t0_ns as f64 / 1e9;
     let after: Vec<&(f64, String)> = garps.iter().filter(|(t, _)| *t >= t0_s).collect();
+    let mut capture_macs: Vec<String> = Vec::new();
+    let mut capture_switches = 0;
+    let mut current = &old_mac;
+    for (_, mac) in &after {
+        if !capture_macs.contains(mac) {
+            capture_macs.push(mac.clone());
+        }
+        if mac != current {
+            capture_switches += 1;
+            current = mac;
+        }
+    }
     if let Some((t, mac)) = after.iter().find(|(_, m)| *m != old_mac) {
         timeline.push((
             t - t0_s,
             format!("capture: first gratuitous ARP from {mac}"),
         ));
         if let Some((t2, _)) = after.iter().find(|(t2, m)| t2 > t && *m == old_mac) {
-            if fault.moves_the_vip() {
+            if fault.moves_the_vip() && !(s.preempts() && fault == Fault::LanCut) {
                 failures.push(format!(
                     "old holder's MAC announced again at +{:.3}s after the takeover",
                     t2 - t0_s
                 ));
+            } else {
+                timeline.push((t2 - t0_s, format!("capture: {old} announces the VIP again")));
             }
         }
     }
@@ -140,19 +164,37 @@ pub fn run(s: &mut Scenario, fault: Fault) -> Result<TrialReport> {
             ));
         }
     }
-    timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
     if fault.moves_the_vip() && new == old {
         failures.push(format!("the VIP stayed on {old}"));
     }
+    let mut arping_macs = Vec::new();
     if new != "-" {
-        let macs = s.arping_macs();
-        let want = s.mac_of(&new)?;
-        if macs != vec![want.clone()] {
+        // The holder now: the new one, except that keepalived hands the VIP back to a returning
+        // higher-priority master (preemption) — kvip must not move it again.
+        let now = s
+            .wait_for_holder(bound, None)
+            .unwrap_or_else(|_| new.clone());
+        if now != new && fault.moves_the_vip() {
+            if s.preempts() {
+                timeline.push((
+                    SystemTime::now()
+                        .duration_since(t0)
+                        .map_or(0.0, |d| d.as_secs_f64()),
+                    format!("VIP back on {now} (preemption)"),
+                ));
+            } else {
+                failures.push(format!("the VIP moved again, to {now}, after the takeover"));
+            }
+        }
+        arping_macs = s.arping_macs();
+        let want = s.mac_of(&now)?;
+        if arping_macs != vec![want.clone()] {
             failures.push(format!(
-                "arping -b answered by {macs:?}, expected only {want}"
+                "arping -b answered by {arping_macs:?}, expected only {want}"
             ));
         }
     }
+    timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
     s.restore(fault, &old)
         .with_context(|| format!("restoring {old} after {fault}"))?;
     Ok(TrialReport {
@@ -162,6 +204,10 @@ pub fn run(s: &mut Scenario, fault: Fault) -> Result<TrialReport> {
         outage,
         timeline,
         failures,
+        arping_macs,
+        capture_macs,
+        capture_switches,
+        two_holders,
     })
 }
 
