@@ -432,6 +432,20 @@ impl Scenario {
             .context("no link/ether")
     }
 
+    /// The client's neighbour entry for the VIP (`ip neigh`), if it has one: after a takeover
+    /// it must point at the new holder's MAC.
+    pub fn client_neighbour_mac(&self) -> Option<String> {
+        let client = self.cluster.host("client").ok()?;
+        let out = client
+            .ns
+            .ip(&["neigh", "show", &self.story.vip.to_string()])
+            .ok()?;
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .map(str::to_lowercase)
+    }
+
     /// `arping -b` from the client: the MACs that answer for the VIP.
     pub fn arping_macs(&self) -> Vec<String> {
         let client = match self.cluster.host("client") {

@@ -186,8 +186,15 @@ pub fn run(s: &mut Scenario, fault: Fault) -> Result<TrialReport> {
                 failures.push(format!("the VIP moved again, to {now}, after the takeover"));
             }
         }
-        arping_macs = s.arping_macs();
         let want = s.mac_of(&now)?;
+        if let Some(entry) = s.client_neighbour_mac() {
+            if entry != want {
+                failures.push(format!(
+                    "the client's neighbour entry for the VIP is {entry}, not the holder's {want}"
+                ));
+            }
+        }
+        arping_macs = s.arping_macs();
         if arping_macs != vec![want.clone()] {
             failures.push(format!(
                 "arping -b answered by {arping_macs:?}, expected only {want}"
