@@ -11,16 +11,22 @@
 //! | [`vip`] | VIP ownership (wanted vs observed, reconciled both ways) and the announcement schedule |
 //! | [`node`] | the control-plane [`Node`] tying leadership to addresses, graceful shutdown |
 //! | [`wire`] | byte-exact codecs for gratuitous ARP and unsolicited neighbour advertisements |
+//! | [`dhcp`] | DHCPv4 client (RFC 2131) for Service addresses from the LAN's DHCP server |
+//! | [`ipam`] | address pools of `kvip cloud-provider` and allocation without double use |
+//! | [`service`] | LoadBalancer Services: matching, addresses, who announces them |
 //! | [`config`] | typed configuration from kube-vip's environment variables and flags |
 //! | [`io`] | the [`Input`] / [`Output`] boundary |
 
 pub mod config;
 pub mod defects;
+pub mod dhcp;
 pub mod election;
 pub mod io;
+pub mod ipam;
 pub mod node;
 pub mod outbox;
 pub mod rng;
+pub mod service;
 pub mod time;
 pub mod vip;
 pub mod wire;

@@ -5,9 +5,11 @@
 //! | [`check`] | `kvip manager --check`: the effective configuration as text |
 //! | [`cli`] | the `kvip` command line |
 //! | [`manifest`] | `kvip manifest pod\|daemonset\|rbac`: kube-vip's generator |
+//! | [`kube_service`] | Kubernetes Service / Endpoints / EndpointSlice objects as the core's views |
 //! | [`manager`] | `kvip manager`: the one task that owns a `Node` and runs its outputs with real IO |
 
 pub mod check;
 pub mod cli;
+pub mod kube_service;
 pub mod manager;
 pub mod manifest;
