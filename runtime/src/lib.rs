@@ -6,6 +6,7 @@
 //! | [`cli`] | the `kvip` command line |
 //! | [`manifest`] | `kvip manifest pod\|daemonset\|rbac`: kube-vip's generator |
 //! | [`kube_service`] | Kubernetes Service / Endpoints / EndpointSlice objects as the core's views |
+//! | [`services`] | LoadBalancer Services: watches, status writes, Events |
 //! | [`manager`] | `kvip manager`: the one task that owns a `Node` and runs its outputs with real IO |
 
 pub mod check;
@@ -13,3 +14,4 @@ pub mod cli;
 pub mod kube_service;
 pub mod manager;
 pub mod manifest;
+pub mod services;

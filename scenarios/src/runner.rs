@@ -174,7 +174,7 @@ impl Scenario {
     fn crash_keepalived(&mut self, master: &str) -> Result<()> {
         let ns = self.cluster.host(master)?.ns.clone();
         if let Some(&id) = self.kvips.get(master) {
-            self.cluster.run_mut().process(id).signal(SIGSTOP);
+            self.cluster.run_mut().process(id).signal(libc::SIGSTOP);
         }
         let paths = Keepalived::paths(&self.keepalived_dir(), master);
         if let Some(pid) = keepalived::read_pid(&paths.vrrp_pid) {
@@ -321,7 +321,7 @@ impl Scenario {
         let id = *self.kvips.get(master).context("no kvip on that master")?;
         let t = Instant::now();
         let p = self.cluster.run_mut().process(id);
-        p.signal(libc_sigterm());
+        p.signal(libc::SIGTERM);
         if p.wait_exit(Duration::from_secs(5)).is_none() {
             p.kill();
             bail!("kvip on {master} did not exit within 5 s of SIGTERM");
@@ -608,13 +608,6 @@ impl Scenario {
         self.settle()
     }
 }
-
-fn libc_sigterm() -> i32 {
-    15
-}
-
-/// SIGSTOP (x86-64 and aarch64 Linux).
-const SIGSTOP: i32 = 19;
 
 /// `kill -SIG pid` for a PID found inside one of the run's namespaces (not one the run recorded).
 fn kill_pid(pid: u32, sig: &str) {

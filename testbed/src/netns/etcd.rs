@@ -65,6 +65,10 @@ pub fn member_args(
     kv("election-timeout", "500".into());
     kv("logger", "zap".into());
     kv("log-level", "warn".into());
+    // A member that was cut off keeps campaigning and returns with a higher term; without
+    // pre-vote it deposes the working leader and stalls every write (and so every lease renew)
+    // for an election. etcd 3.5 turns this on by default; 3.4 (Debian's) needs it asked for.
+    a.push("--pre-vote=true".into());
     a
 }
 
