@@ -1,13 +1,17 @@
-//! VIP ownership: which addresses we want on the interface (all of them while leader, none
-//! otherwise), what the kernel is observed to hold, and the operations that reconcile the two in
-//! both directions. Order is law here:
+//! VIP ownership: which addresses we want on the interface, what the kernel is observed to hold,
+//! and the operations that reconcile the two in both directions. The control-plane node wants all
+//! of a fixed set or none ([`VipManager::set_wanted`]); the Services node keeps a changing set with
+//! a wanted flag per address ([`VipManager::set_address_wanted`], [`VipManager::retire`], in
+//! [`dynamic`]). Order is law here, per address:
 //! - an address is added only while wanted, and announced only after its add completed;
 //! - announcing stops the moment the address stops being wanted, before it is removed;
 //! - an address removed behind our back while wanted is put back; one that appears while not
 //!   wanted (a stale address after a crash, another tool) is removed.
 
 pub mod announce;
+mod dynamic;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -42,6 +46,36 @@ struct Entry {
     in_flight: Option<(OpId, OpKind)>,
     retry_at: Option<Instant>,
     announce: Option<AnnounceSchedule>,
+    /// Whether the address should be configured (and announced) now.
+    wanted: bool,
+    /// No longer tracked once known absent (see [`VipManager::retire`]).
+    retired: bool,
+}
+
+impl Entry {
+    fn new(vip: VipAddress) -> Entry {
+        Entry {
+            vip,
+            presence: Presence::Unknown,
+            in_flight: None,
+            retry_at: None,
+            announce: None,
+            wanted: false,
+            retired: false,
+        }
+    }
+
+    /// Sets wanted-ness; on a change, a pending retry is dropped, and announcing stops at once
+    /// when the address stops being wanted.
+    fn set_wanted(&mut self, wanted: bool) {
+        if self.wanted != wanted {
+            self.wanted = wanted;
+            self.retry_at = None;
+            if !wanted {
+                self.announce = None;
+            }
+        }
+    }
 }
 
 /// Reconciles the VIPs on one interface and schedules their announcements.
@@ -50,28 +84,21 @@ pub struct VipManager {
     mac: MacAddr,
     arp_rate: Duration,
     entries: Vec<Entry>,
-    wanted: bool,
+    /// Position of each address in `entries` (rebuilt when entries are forgotten).
+    index: BTreeMap<IpAddr, usize>,
     defects: Defects,
 }
 
 impl VipManager {
     /// A manager for `vips` on an interface with `mac`, refreshing every `arp_rate`.
     pub fn new(vips: &[VipAddress], mac: MacAddr, arp_rate: Duration, defects: Defects) -> Self {
-        let entries = vips
-            .iter()
-            .map(|&vip| Entry {
-                vip,
-                presence: Presence::Unknown,
-                in_flight: None,
-                retry_at: None,
-                announce: None,
-            })
-            .collect();
+        let entries: Vec<Entry> = vips.iter().map(|&vip| Entry::new(vip)).collect();
+        let index = index_of(&entries);
         VipManager {
             mac,
             arp_rate,
             entries,
-            wanted: false,
+            index,
             defects,
         }
     }
@@ -98,17 +125,11 @@ impl VipManager {
         retries.chain(frames).min()
     }
 
-    /// Sets whether the addresses are wanted; stops announcing at once when they are not.
+    /// Sets whether every address is wanted; stops announcing at once when they are not.
     /// Follow with [`VipManager::handle_timeout`] to act on it.
     pub fn set_wanted(&mut self, wanted: bool) {
-        if self.wanted != wanted {
-            self.wanted = wanted;
-            for e in &mut self.entries {
-                e.retry_at = None;
-                if !wanted {
-                    e.announce = None;
-                }
-            }
+        for e in &mut self.entries {
+            e.set_wanted(wanted);
         }
     }
 
@@ -120,6 +141,12 @@ impl VipManager {
             }
         }
         self.reconcile(now, out);
+        let before = self.entries.len();
+        self.entries
+            .retain(|e| !(e.retired && e.presence == Presence::Absent && e.in_flight.is_none()));
+        if self.entries.len() != before {
+            self.index = index_of(&self.entries);
+        }
         for e in &mut self.entries {
             if let Some(schedule) = &mut e.announce {
                 if schedule.due().is_some_and(|t| now >= t) {
@@ -143,13 +170,21 @@ impl VipManager {
         result: Result<(), AddressError>,
         out: &mut Outbox,
     ) -> bool {
-        let Some(e) = self
+        self.handle_done_at(now, op, result, out).is_some()
+    }
+
+    /// [`VipManager::handle_done`], telling which address the op was for (`None`: not ours).
+    pub fn handle_done_at(
+        &mut self,
+        now: Instant,
+        op: OpId,
+        result: Result<(), AddressError>,
+        out: &mut Outbox,
+    ) -> Option<IpAddr> {
+        let e = self
             .entries
             .iter_mut()
-            .find(|e| e.in_flight.is_some_and(|(o, _)| o == op))
-        else {
-            return false;
-        };
+            .find(|e| e.in_flight.is_some_and(|(o, _)| o == op))?;
         let (_, kind) = e.in_flight.take().expect("matched");
         let address = e.vip.address;
         match (kind, result) {
@@ -169,14 +204,13 @@ impl VipManager {
                 });
             }
         }
-        true
+        Some(address)
     }
 
     /// Handles address monitoring: an address appeared or vanished. Follow with
     /// [`VipManager::handle_timeout`] to act on it.
     pub fn handle_observed(&mut self, address: IpAddr, present: bool, out: &mut Outbox) {
-        let wanted = self.wanted;
-        let Some(e) = self.entries.iter_mut().find(|e| e.vip.address == address) else {
+        let Some(e) = self.entry_mut(address) else {
             return;
         };
         let presence = if present {
@@ -191,7 +225,7 @@ impl VipManager {
         if !present {
             e.announce = None;
         }
-        if e.in_flight.is_none() && present != wanted {
+        if e.in_flight.is_none() && present != e.wanted {
             out.event(Event::AddressDrift { address, present });
         }
     }
@@ -213,21 +247,29 @@ impl VipManager {
             if e.in_flight.is_some() || e.retry_at.is_some() {
                 continue;
             }
-            if self.wanted && e.presence != Presence::Present {
+            if e.wanted && e.presence != Presence::Present {
                 let op = out.next_op();
                 e.in_flight = Some((op, OpKind::Add));
                 out.push(Output::AddAddress { op, vip: e.vip });
                 if early && e.announce.is_none() {
                     e.announce = Some(AnnounceSchedule::start(now, self.arp_rate, once));
                 }
-            } else if !self.wanted && e.presence != Presence::Absent {
+            } else if !e.wanted && e.presence != Presence::Absent {
                 e.announce = None;
                 let op = out.next_op();
                 e.in_flight = Some((op, OpKind::Remove));
                 out.push(Output::RemoveAddress { op, vip: e.vip });
-            } else if self.wanted && e.announce.is_none() {
+            } else if e.wanted && e.announce.is_none() {
                 e.announce = Some(AnnounceSchedule::start(now, self.arp_rate, once));
             }
         }
     }
+}
+
+fn index_of(entries: &[Entry]) -> BTreeMap<IpAddr, usize> {
+    let mut index = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        index.entry(e.vip.address).or_insert(i);
+    }
+    index
 }

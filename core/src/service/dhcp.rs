@@ -1,0 +1,94 @@
+//! DHCP-addressed Services (`0.0.0.0` / `::`), as far as the Services node is concerned: which DHCP
+//! clients should run (one per Service and family, on the node announcing the Service), the lease
+//! each reports, and the order of stopping: a client is stopped only after its leased address is
+//! gone from this node, so the lease is never released while the address is still configured.
+//! The client itself (RFC 2131 exchange, renewals) is [`crate::dhcp`]'s work.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::addresses::DhcpFamily;
+use super::io::{DhcpBinding, ServicesOutput};
+use super::model::{
+    ServiceKey, ServiceView, ANNOTATION_HWADDR, ANNOTATION_LOADBALANCER_HOSTNAME,
+    ANNOTATION_REQUESTED_IP,
+};
+
+/// One Service's DHCP client for one family.
+pub type ClientId = (ServiceKey, DhcpFamily);
+
+/// The DHCP clients this node runs and their leases.
+#[derive(Debug, Clone, Default)]
+pub struct DhcpClients {
+    running: BTreeMap<ClientId, Option<DhcpBinding>>,
+}
+
+impl DhcpClients {
+    /// Records the lease a client reports; `false` if no such client runs (a late report).
+    pub fn handle_lease(&mut self, id: &ClientId, binding: Option<DhcpBinding>) -> bool {
+        match self.running.get_mut(id) {
+            Some(slot) => {
+                *slot = binding;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The lease of a running client.
+    pub fn binding(&self, id: &ClientId) -> Option<&DhcpBinding> {
+        self.running.get(id)?.as_ref()
+    }
+
+    /// Every leased address, with its client.
+    pub fn leased(&self) -> impl Iterator<Item = (&ClientId, IpAddr)> {
+        self.running
+            .iter()
+            .filter_map(|(id, b)| Some((id, b.as_ref()?.address)))
+    }
+
+    /// Whether no client runs.
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Starts the `wanted` clients not running yet (with hints from the Service's annotations)
+    /// and stops the running ones not wanted whose address `is_absent` here.
+    pub fn sync(
+        &mut self,
+        wanted: &BTreeMap<ClientId, &ServiceView>,
+        is_absent: impl Fn(IpAddr) -> bool,
+        out: &mut Vec<ServicesOutput>,
+    ) {
+        let stop: BTreeSet<ClientId> = self
+            .running
+            .iter()
+            .filter(|(id, b)| {
+                !wanted.contains_key(*id) && b.as_ref().is_none_or(|b| is_absent(b.address))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stop {
+            self.running.remove(&id);
+            let (key, family) = id;
+            out.push(ServicesOutput::DhcpStop { key, family });
+        }
+        for (id, view) in wanted {
+            if self.running.contains_key(id) {
+                continue;
+            }
+            self.running.insert(id.clone(), None);
+            let text = |name: &str| view.annotation(name).map(str::to_owned);
+            out.push(ServicesOutput::DhcpStart {
+                key: id.0.clone(),
+                family: id.1,
+                hostname: text(ANNOTATION_LOADBALANCER_HOSTNAME),
+                requested: view
+                    .annotation(ANNOTATION_REQUESTED_IP)
+                    .and_then(|a| a.trim().parse().ok())
+                    .filter(|ip: &IpAddr| ip.is_ipv4() == (id.1 == DhcpFamily::V4)),
+                hwaddr: text(ANNOTATION_HWADDR),
+            });
+        }
+    }
+}

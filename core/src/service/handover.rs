@@ -1,0 +1,170 @@
+//! Which groups this node owns and since when they may be announced. A group lost is dropped at
+//! once (its addresses stop being announced and are removed). A group gained is announced:
+//! - at once when nobody else can be announcing it: global mode (the elector fenced the previous
+//!   leader), or per-service mode when each of its Services was, in this node's previous
+//!   assignment, unassigned, new, ours, or assigned to a member that is no longer live (expired
+//!   or released: it withdrew before its Lease could lapse or be released);
+//! - after the handover delay when it comes from a member that is still live (that member
+//!   withdraws as soon as its own view shows the change, normally milliseconds later), and for
+//!   everything in the first assignment after start or after this node's membership lapsed
+//!   (it cannot know who announced what meanwhile).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::io::ServiceEvent;
+use super::model::ServiceKey;
+use super::plan::Group;
+use crate::time::Instant;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owned {
+    announce_at: Instant,
+    announced: bool,
+}
+
+/// One per-service assignment as this node computed it.
+#[derive(Debug, Clone, Copy)]
+pub struct AssignedView<'a> {
+    /// This node.
+    pub me: &'a str,
+    /// The groups.
+    pub groups: &'a [Group],
+    /// Group id → member.
+    pub assignment: &'a BTreeMap<ServiceKey, String>,
+    /// The live members (this node included).
+    pub live: &'a BTreeSet<String>,
+}
+
+/// The groups owned here.
+#[derive(Debug, Clone, Default)]
+pub struct Handover {
+    owned: BTreeMap<ServiceKey, Owned>,
+    /// Per Service, the member it was assigned to last time (per-service mode); `None` before
+    /// the first assignment.
+    previous: Option<BTreeMap<ServiceKey, String>>,
+}
+
+impl Handover {
+    /// Global mode: owns exactly `mine`, announced at once.
+    pub fn own_all(
+        &mut self,
+        now: Instant,
+        mine: BTreeSet<ServiceKey>,
+        events: &mut Vec<ServiceEvent>,
+    ) {
+        self.drop_others(&mine, events);
+        for id in mine {
+            self.owned.entry(id).or_insert(Owned {
+                announce_at: now,
+                announced: false,
+            });
+        }
+    }
+
+    /// Per-service mode: owns the groups `view` gives this node, delaying gains from live
+    /// members by `delay`.
+    pub fn own_assigned(
+        &mut self,
+        now: Instant,
+        view: &AssignedView<'_>,
+        delay: Duration,
+        events: &mut Vec<ServiceEvent>,
+    ) {
+        let AssignedView {
+            me,
+            groups,
+            assignment,
+            live,
+        } = *view;
+        let mut next_previous = BTreeMap::new();
+        let mut mine = BTreeSet::new();
+        for g in groups {
+            let Some(owner) = assignment.get(&g.id) else {
+                continue;
+            };
+            for s in &g.services {
+                next_previous.insert(s.clone(), owner.clone());
+            }
+            if owner != me {
+                continue;
+            }
+            mine.insert(g.id.clone());
+            if self.owned.contains_key(&g.id) {
+                continue;
+            }
+            let from_live_member = match &self.previous {
+                None => true,
+                Some(previous) => g
+                    .services
+                    .iter()
+                    .any(|s| previous.get(s).is_some_and(|o| o != me && live.contains(o))),
+            };
+            let announce_at = if from_live_member {
+                events.push(ServiceEvent::HandoverWait(g.id.clone()));
+                now + delay
+            } else {
+                now
+            };
+            let owned = Owned {
+                announce_at,
+                announced: false,
+            };
+            self.owned.insert(g.id.clone(), owned);
+        }
+        self.drop_others(&mine, events);
+        self.previous = Some(next_previous);
+    }
+
+    /// Owns nothing; with `forget`, the next assignment counts as the first (after this node's
+    /// membership lapsed, others may have taken anything).
+    pub fn release_all(&mut self, forget: bool, events: &mut Vec<ServiceEvent>) {
+        self.drop_others(&BTreeSet::new(), events);
+        if forget {
+            self.previous = None;
+        }
+    }
+
+    fn drop_others(&mut self, keep: &BTreeSet<ServiceKey>, events: &mut Vec<ServiceEvent>) {
+        self.owned.retain(|id, o| {
+            let kept = keep.contains(id);
+            if !kept && o.announced {
+                events.push(ServiceEvent::Withdrawn(id.clone()));
+            }
+            kept
+        });
+    }
+
+    /// Marks due groups announced (reporting each once) and returns the ones announced now.
+    pub fn activate(
+        &mut self,
+        now: Instant,
+        events: &mut Vec<ServiceEvent>,
+    ) -> BTreeSet<ServiceKey> {
+        let mut active = BTreeSet::new();
+        for (id, o) in &mut self.owned {
+            if now >= o.announce_at {
+                if !o.announced {
+                    o.announced = true;
+                    events.push(ServiceEvent::Announcing(id.clone()));
+                }
+                active.insert(id.clone());
+            }
+        }
+        active
+    }
+
+    /// When the next delayed group becomes announceable.
+    pub fn next_due(&self, now: Instant) -> Option<Instant> {
+        self.owned
+            .values()
+            .map(|o| o.announce_at)
+            .filter(|&t| t > now)
+            .min()
+    }
+
+    /// Whether `group` is owned (announced or waiting).
+    pub fn owns(&self, group: &ServiceKey) -> bool {
+        self.owned.contains_key(group)
+    }
+}

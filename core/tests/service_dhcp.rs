@@ -1,0 +1,138 @@
+//! DHCP-addressed Services (`0.0.0.0`): the announcing node starts a client with the Service's
+//! hints, configures and announces the leased address, writes it with `hwaddr`/`requestedIP`,
+//! follows a renewal to a new address, and stops the client only after the address is gone.
+
+mod service_support;
+
+use std::collections::BTreeMap;
+
+use kvip_core::service::model::{
+    ANNOTATION_HWADDR, ANNOTATION_LOADBALANCER_HOSTNAME, ANNOTATION_REQUESTED_IP,
+    ANNOTATION_VIP_HOST,
+};
+use kvip_core::service::{DhcpBinding, DhcpFamily, ServicesInput, ServicesOutput};
+use kvip_core::{OpId, VipAddress, WatchEvent};
+use service_support::*;
+
+const MAC: &str = "02:00:00:00:00:65";
+
+fn vip32(s: &str) -> VipAddress {
+    VipAddress {
+        address: ip(s),
+        prefix_len: 32,
+    }
+}
+
+fn lease(address: &str) -> ServicesInput {
+    ServicesInput::DhcpLease {
+        key: kvip_core::service::ServiceKey::new("default", "nginx-dhcp"),
+        family: DhcpFamily::V4,
+        binding: Some(DhcpBinding {
+            address: ip(address),
+            hwaddr: MAC.into(),
+        }),
+    }
+}
+
+#[test]
+fn a_dhcp_service_is_leased_configured_written_and_stopped_in_order() {
+    let mut n = holding("n1", global_mode(), ms(0));
+    let mut svc = lb("default", "nginx-dhcp");
+    svc.load_balancer_ip = Some("0.0.0.0".into());
+    svc.annotations
+        .insert(ANNOTATION_LOADBALANCER_HOSTNAME.into(), "web".into());
+    svc.annotations
+        .insert(ANNOTATION_REQUESTED_IP.into(), "192.168.205.65".into());
+    svc.annotations.insert(ANNOTATION_HWADDR.into(), MAC.into());
+    let out = list_services(&mut n, ms(0), vec![svc.clone()]);
+    assert_eq!(
+        effects(&out),
+        vec![ServicesOutput::DhcpStart {
+            key: svc.key.clone(),
+            family: DhcpFamily::V4,
+            hostname: Some("web".into()),
+            requested: Some(ip("192.168.205.65")),
+            hwaddr: Some(MAC.into()),
+        }]
+    );
+    let out = input(&mut n, ms(100), lease("192.168.205.65"));
+    assert_eq!(
+        effects(&out),
+        vec![ServicesOutput::AddAddress {
+            op: OpId(3),
+            vip: vip32("192.168.205.65")
+        }]
+    );
+    let writes = status_writes(&complete_addresses(&mut n, ms(100), &out));
+    let annotations = BTreeMap::from([
+        (ANNOTATION_HWADDR.to_owned(), Some(MAC.to_owned())),
+        (
+            ANNOTATION_REQUESTED_IP.to_owned(),
+            Some("192.168.205.65".to_owned()),
+        ),
+        (ANNOTATION_VIP_HOST.to_owned(), Some("n1".to_owned())),
+    ]);
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].1.ingress[0].ip, ip("192.168.205.65"));
+    assert_eq!(writes[0].1.annotations, annotations);
+    let ok = ServicesInput::StatusWritten {
+        op: writes[0].0,
+        result: Ok(()),
+    };
+    assert_eq!(input(&mut n, ms(101), ok), vec![]);
+    // A renewal to another address moves the configured address.
+    let out = input(&mut n, ms(200), lease("192.168.205.66"));
+    assert_eq!(
+        effects(&out),
+        vec![
+            ServicesOutput::RemoveAddress {
+                op: OpId(5),
+                vip: vip32("192.168.205.65")
+            },
+            ServicesOutput::AddAddress {
+                op: OpId(6),
+                vip: vip32("192.168.205.66")
+            },
+        ]
+    );
+    let writes = status_writes(&complete_addresses(&mut n, ms(200), &out));
+    assert_eq!(n.announcing(), [ip("192.168.205.66")].into());
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].1.ingress[0].ip, ip("192.168.205.66"));
+    let requested = writes[0].1.annotations[ANNOTATION_REQUESTED_IP].as_deref();
+    assert_eq!(requested, Some("192.168.205.66"));
+    // Deleted: the address goes first, the client stops once it is gone.
+    let out = input(
+        &mut n,
+        ms(300),
+        ServicesInput::ServiceWatch(WatchEvent::Delete(svc)),
+    );
+    assert_eq!(
+        effects(&out),
+        vec![ServicesOutput::RemoveAddress {
+            op: OpId(8),
+            vip: vip32("192.168.205.66")
+        }]
+    );
+    let out = complete_addresses(&mut n, ms(300), &out);
+    assert_eq!(
+        effects(&out),
+        vec![ServicesOutput::DhcpStop {
+            key: kvip_core::service::ServiceKey::new("default", "nginx-dhcp"),
+            family: DhcpFamily::V4,
+        }]
+    );
+}
+
+#[test]
+fn a_follower_runs_no_dhcp_client() {
+    let mut c = service_support::cluster::Cluster::new(global_mode());
+    let mut svc = lb("default", "nginx-dhcp");
+    svc.load_balancer_ip = Some("0.0.0.0".into());
+    c.services.insert(svc.key.clone(), svc);
+    c.start("n1");
+    c.start("n2");
+    c.run_until(ms(3_000));
+    assert!(c.hosts["n1"].node.is_holding() && !c.hosts["n2"].node.is_holding());
+    assert_eq!(c.dhcp_starts, vec!["n1".to_owned()]);
+}
