@@ -121,6 +121,11 @@ pub enum Command {
     )]
     /// Generate manifests.
     Manifest(ManifestCommand),
+    /// Assign LoadBalancer addresses from IPAM pools (kube-vip-cloud-provider)
+    CloudProvider(crate::cloud_provider::Args),
+    /// Lease one address by DHCP on a macvlan, as a `0.0.0.0` Service does, until SIGTERM
+    #[command(hide = true)]
+    DhcpLease(crate::dhcp::cli::DhcpLeaseArgs),
 }
 
 /// `kvip manager`'s arguments.
@@ -148,6 +153,8 @@ pub enum ManifestCommand {
     Daemonset(Options),
     /// ServiceAccount `kube-vip`, ClusterRole `system:kube-vip-role` and its binding
     Rbac,
+    /// kube-vip-cloud-provider's RBAC and Deployment, running `kvip cloud-provider`
+    CloudProvider(crate::manifest::cloud_provider::CloudProviderOptions),
 }
 
 /// Runs `kvip` with the process's arguments and environment.
@@ -160,6 +167,8 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
     match Cli::parse_from(args).command {
         Command::Manager(args) => manager(args),
         Command::Manifest(command) => manifest(command),
+        Command::CloudProvider(args) => crate::cloud_provider::main(args),
+        Command::DhcpLease(args) => crate::dhcp::cli::run(args),
     }
 }
 
@@ -212,6 +221,13 @@ fn manifest(command: ManifestCommand) -> ExitCode {
         ManifestCommand::Pod(options) => manifest::render(Kind::Pod, options),
         ManifestCommand::Daemonset(options) => manifest::render(Kind::Daemonset, options),
         ManifestCommand::Rbac => manifest::render(Kind::Rbac, &Options::default()),
+        ManifestCommand::CloudProvider(o) => {
+            let options = Options {
+                image: o.image.clone(),
+                ..Options::default()
+            };
+            manifest::render(Kind::CloudProvider, &options)
+        }
     };
     match result {
         Ok(yaml) => {

@@ -10,6 +10,7 @@ use std::process::Command;
 /// Each file in deploy/ and the `kvip` arguments that produce it (README.md lists the same).
 const FILES: &[(&str, &[&str])] = &[
     ("rbac.yaml", &["manifest", "rbac"]),
+    ("cloud-provider.yaml", &["manifest", "cloud-provider"]),
     (
         "daemonset.yaml",
         &[

@@ -174,7 +174,12 @@ fn deploy_files_pass_server_side_dry_run_on_v1_20() {
         "expected a v1.20 server: {version}"
     );
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
-    for file in ["rbac.yaml", "daemonset.yaml", "static-pod.yaml"] {
+    for file in [
+        "rbac.yaml",
+        "daemonset.yaml",
+        "static-pod.yaml",
+        "cloud-provider.yaml",
+    ] {
         let path = deploy.join(file);
         let out = run(server
             .kubectl()

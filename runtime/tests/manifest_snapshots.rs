@@ -1,6 +1,7 @@
 //! `kvip manifest`: snapshots of the articles' manifests (S1's DaemonSet, S4's static Pod, the
-//! RBAC), the round trip generator → `kvip_core::config`, and the shape rules (taint, in-cluster,
-//! no field a v1.20 API server does not know).
+//! RBAC, the cloud provider), the round trip generator → `kvip_core::config` (and → `kvip
+//! cloud-provider`'s flags), and the shape rules (taint, in-cluster, no field a v1.20 API server
+//! does not know).
 
 use std::collections::BTreeSet;
 
@@ -70,6 +71,12 @@ fn pod_s4() {
 #[test]
 fn rbac() {
     let yaml = manifest::render(Kind::Rbac, &Options::default()).expect("rbac");
+    insta::assert_snapshot!(redact(&yaml));
+}
+
+#[test]
+fn cloud_provider() {
+    let yaml = manifest::render(Kind::CloudProvider, &Options::default()).expect("cloud-provider");
     insta::assert_snapshot!(redact(&yaml));
 }
 
@@ -362,6 +369,10 @@ const V1_20_FIELDS: &[&str] = &[
     "serviceAccountName",
     "tolerations",
     "effect",
+    "replicas",
+    "preferredDuringSchedulingIgnoredDuringExecution",
+    "preference",
+    "weight",
     "rules",
     "apiGroups",
     "resources",
@@ -394,12 +405,14 @@ fn only_fields_a_v1_20_server_knows() {
     let s1_pod = render(Kind::Pod, S1);
     let s4_ds = render(Kind::Daemonset, S4);
     let rbac = manifest::render(Kind::Rbac, &Options::default()).unwrap();
+    let cloud = manifest::render(Kind::CloudProvider, &Options::default()).unwrap();
     for yaml in [
         render(Kind::Daemonset, S1),
         render(Kind::Pod, S4),
         s1_pod,
         s4_ds,
         rbac,
+        cloud,
     ] {
         for doc in serde_yaml::Deserializer::from_str(&yaml) {
             let value: serde_yaml::Value = serde::Deserialize::deserialize(doc).unwrap();
@@ -417,7 +430,7 @@ fn only_fields_a_v1_20_server_knows() {
 }
 
 #[test]
-fn rbac_has_exactly_kube_vips_rules() {
+fn rbac_has_kube_vips_rules_plus_events() {
     let yaml = manifest::render(Kind::Rbac, &Options::default()).unwrap();
     let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&yaml)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
@@ -449,6 +462,8 @@ fn rbac_has_exactly_kube_vips_rules() {
             "/nodes: get,list,patch,update,watch",
             "coordination.k8s.io/leases: create,get,list,update,watch",
             "discovery.k8s.io/endpointslices: get,list,update,watch",
+            "/events: create,patch",
+            "events.k8s.io/events: create,patch",
         ]
     );
     let binding: k8s_openapi::api::rbac::v1::ClusterRoleBinding =
@@ -464,4 +479,132 @@ fn rbac_has_exactly_kube_vips_rules() {
         ("ServiceAccount", "kube-vip")
     );
     assert_eq!(subject.namespace.as_deref(), Some("kube-system"));
+}
+
+/// The rules of a ClusterRole as `group/resource: verbs` (verbs sorted).
+fn rule_lines(role: k8s_openapi::api::rbac::v1::ClusterRole) -> Vec<String> {
+    let mut rules = Vec::new();
+    for rule in role.rules.unwrap_or_default() {
+        for group in rule.api_groups.unwrap_or_default() {
+            for resource in rule.resources.clone().unwrap_or_default() {
+                let mut verbs = rule.verbs.clone();
+                verbs.sort();
+                rules.push(format!("{group}/{resource}: {}", verbs.join(",")));
+            }
+        }
+    }
+    rules
+}
+
+#[test]
+fn cloud_provider_keeps_upstreams_names_and_asks_only_what_it_uses() {
+    let yaml = manifest::render(Kind::CloudProvider, &Options::default()).unwrap();
+    let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&yaml)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let kinds: Vec<_> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment"
+        ]
+    );
+    assert_eq!(docs[0]["metadata"]["name"], "kube-vip-cloud-controller");
+    assert_eq!(docs[0]["metadata"]["namespace"], "kube-system");
+    let role: k8s_openapi::api::rbac::v1::ClusterRole =
+        serde_yaml::from_value(docs[1].clone()).unwrap();
+    assert_eq!(
+        role.metadata.name.as_deref(),
+        Some("system:kube-vip-cloud-controller-role")
+    );
+    assert_eq!(
+        rule_lines(role),
+        [
+            "coordination.k8s.io/leases: create,get,list,update,watch",
+            "/configmaps: get,list,watch",
+            "/services: get,list,update,watch",
+            "/events: create,patch",
+        ],
+        "no wildcard, no services/status: the cloud provider never writes status"
+    );
+    let binding: k8s_openapi::api::rbac::v1::ClusterRoleBinding =
+        serde_yaml::from_value(docs[2].clone()).unwrap();
+    assert_eq!(
+        binding.role_ref.name,
+        "system:kube-vip-cloud-controller-role"
+    );
+    let subject = &binding.subjects.unwrap()[0];
+    assert_eq!(subject.name, "kube-vip-cloud-controller");
+    let deployment: DeploymentObject = serde_yaml::from_value(docs[3].clone()).unwrap();
+    assert_eq!(
+        deployment.metadata.name.as_deref(),
+        Some("kube-vip-cloud-provider")
+    );
+    let spec = deployment.spec.unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("kube-vip-cloud-controller")
+    );
+    assert_eq!(
+        pod.host_network, None,
+        "the cloud provider needs no host network"
+    );
+    let c = container(&pod);
+    assert_eq!(c.image.as_deref(), Some(manifest::default_image().as_str()));
+
+    // The container's arguments are a valid `kvip cloud-provider` command line, with
+    // kube-vip-cloud-provider's Lease and ConfigMap.
+    let args = c.args.clone().unwrap();
+    let cli = Cli::try_parse_from(std::iter::once("kvip".to_string()).chain(args)).unwrap();
+    let Command::CloudProvider(args) = cli.command else {
+        panic!("not cloud-provider: {:?}", cli.command);
+    };
+    let settings = args
+        .resolve(|_| None, "kube-vip-cloud-provider-abc")
+        .unwrap();
+    assert_eq!(
+        settings.lease,
+        (
+            "kube-system".to_string(),
+            "kube-vip-cloud-controller".to_string()
+        )
+    );
+    assert_eq!(settings.ipam.config_map_namespace, "kube-system");
+    assert_eq!(settings.ipam.config_map_name, "kubevip");
+    assert_eq!(settings.identity, "kube-vip-cloud-provider-abc");
+}
+
+type DeploymentObject = k8s_openapi::api::apps::v1::Deployment;
+
+#[test]
+fn cloud_provider_image_flag() {
+    let args = [
+        "kvip",
+        "manifest",
+        "cloud-provider",
+        "--image",
+        "registry.local/kvip:dev",
+    ];
+    let Command::Manifest(ManifestCommand::CloudProvider(o)) =
+        Cli::try_parse_from(args).unwrap().command
+    else {
+        panic!("not manifest cloud-provider");
+    };
+    let options = Options {
+        image: o.image,
+        ..Options::default()
+    };
+    let yaml = manifest::render(Kind::CloudProvider, &options).unwrap();
+    assert!(yaml.contains("image: registry.local/kvip:dev"), "{yaml}");
+    assert!(yaml.starts_with("# Generated by kvip v"), "{yaml}");
+    assert!(yaml
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("kvip manifest cloud-provider --image registry.local/kvip:dev"));
 }

@@ -1,4 +1,4 @@
-//! `kvip manifest pod|daemonset|rbac`: kube-vip's generator, for kvip.
+//! `kvip manifest pod|daemonset|rbac|cloud-provider`: kube-vip's generator, for kvip.
 //!
 //! Produces what `kube-vip manifest pod|daemonset` produces (object names `kube-vip` /
 //! `kube-vip-ds` in `kube-system`, `args: [manager]`, kube-vip's environment variables in its
@@ -14,7 +14,9 @@
 //! | [`env`](mod@env) | the container's environment and its check |
 //! | [`workload`] | the Pod and the DaemonSet |
 //! | [`rbac`] | ServiceAccount, ClusterRole, ClusterRoleBinding |
+//! | [`cloud_provider`] | kube-vip-cloud-provider's RBAC and Deployment, running `kvip cloud-provider` |
 
+pub mod cloud_provider;
 pub mod env;
 pub mod options;
 pub mod rbac;
@@ -36,6 +38,8 @@ pub enum Kind {
     Daemonset,
     /// ServiceAccount, ClusterRole and ClusterRoleBinding.
     Rbac,
+    /// kube-vip-cloud-provider's RBAC and Deployment, running `kvip cloud-provider`.
+    CloudProvider,
 }
 
 impl Kind {
@@ -45,6 +49,7 @@ impl Kind {
             Kind::Pod => "pod",
             Kind::Daemonset => "daemonset",
             Kind::Rbac => "rbac",
+            Kind::CloudProvider => "cloud-provider",
         }
     }
 }
@@ -67,7 +72,7 @@ pub enum ManifestError {
 }
 
 /// The manifest for `kind` as YAML (one document per object, a comment header first).
-/// `options` are ignored for [`Kind::Rbac`].
+/// `options` are ignored for [`Kind::Rbac`]; [`Kind::CloudProvider`] uses only its image.
 pub fn render(kind: Kind, options: &Options) -> Result<String, ManifestError> {
     let mut out = header(kind, options);
     match kind {
@@ -75,6 +80,12 @@ pub fn render(kind: Kind, options: &Options) -> Result<String, ManifestError> {
             push_doc(&mut out, &rbac::service_account())?;
             push_doc(&mut out, &rbac::cluster_role())?;
             push_doc(&mut out, &rbac::cluster_role_binding())?;
+        }
+        Kind::CloudProvider => {
+            push_doc(&mut out, &cloud_provider::service_account())?;
+            push_doc(&mut out, &cloud_provider::cluster_role())?;
+            push_doc(&mut out, &cloud_provider::cluster_role_binding())?;
+            push_doc(&mut out, &cloud_provider::deployment(&options.image()))?;
         }
         Kind::Pod | Kind::Daemonset => {
             let env = environment(options);
@@ -103,13 +114,24 @@ fn flag_hint(flag: &Option<&'static str>) -> String {
 fn header(kind: Kind, options: &Options) -> String {
     let version = env!("CARGO_PKG_VERSION");
     let mut command = vec!["kvip".to_string(), "manifest".into(), kind.name().into()];
-    if kind != Kind::Rbac {
-        command.extend(options.to_args());
+    match kind {
+        Kind::Rbac => {}
+        Kind::CloudProvider => {
+            if let Some(image) = &options.image {
+                command.extend(["--image".to_string(), image.clone()]);
+            }
+        }
+        Kind::Pod | Kind::Daemonset => command.extend(options.to_args()),
     }
     let what = match kind {
         Kind::Rbac => {
             "RBAC for kvip, a drop-in replacement for kube-vip\n\
-             # (kube-vip's ServiceAccount, ClusterRole and ClusterRoleBinding: same names, same rules)"
+             # (kube-vip's ServiceAccount, ClusterRole and ClusterRoleBinding: same names, same rules,\n\
+             # plus creating Events)"
+        }
+        Kind::CloudProvider => {
+            "This runs `kvip cloud-provider`, a drop-in replacement for kube-vip-cloud-provider\n\
+             # (its object names, Lease and ConfigMap kube-system/kubevip; kvip's image)"
         }
         Kind::Pod | Kind::Daemonset => {
             "This runs kvip, a drop-in replacement for kube-vip\n\

@@ -1,5 +1,6 @@
-//! The RBAC objects: ServiceAccount `kube-vip`, ClusterRole `system:kube-vip-role` with exactly
-//! kube-vip's rules, and ClusterRoleBinding `system:kube-vip-binding`.
+//! The RBAC objects: ServiceAccount `kube-vip`, ClusterRole `system:kube-vip-role` with
+//! kube-vip's rules plus creating Events (kvip reports bad Service annotations as Events), and
+//! ClusterRoleBinding `system:kube-vip-binding`.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +26,7 @@ pub fn service_account() -> ServiceAccount {
 }
 
 /// What kvip may do: write Service status; read and update Services, Endpoints, Nodes and
-/// EndpointSlices; read, create and update Leases.
+/// EndpointSlices; read, create and update Leases; create and patch Events.
 pub fn cluster_role() -> ClusterRole {
     let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
         api_groups: Some(vec![group.into()]),
@@ -53,6 +54,8 @@ pub fn cluster_role() -> ClusterRole {
                 &["list", "get", "watch", "update", "create"],
             ),
             rule("discovery.k8s.io", &["endpointslices"], &read_update),
+            rule("", &["events"], &["create", "patch"]),
+            rule("events.k8s.io", &["events"], &["create", "patch"]),
         ]),
         aggregation_rule: None,
     }
