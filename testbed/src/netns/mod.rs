@@ -24,6 +24,7 @@
 pub mod apiserver;
 pub mod cluster;
 pub mod cmd;
+pub mod dnsmasq;
 pub mod etcd;
 pub mod kubeconfig;
 pub mod lan;
