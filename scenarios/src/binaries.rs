@@ -1,5 +1,6 @@
-//! The binaries a namespace scenario runs: `kvip` (the daemon) and `kvip-probe` (the client).
-//! They are built with cargo (a no-op when up to date) into the workspace's release target dir.
+//! The binaries a namespace scenario runs: `kvip` (the daemon), `kvip-probe` (the client) and
+//! `kvip-hostname-server` (the node stand-ins of the LoadBalancer stories). They are built with
+//! cargo (a no-op when up to date) into the workspace's release target dir.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +15,11 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds (if needed) and returns the path of `kvip`; `kvip-probe` sits next to it.
+/// The node stand-in's binary name; it sits next to `kvip`.
+pub const HOSTNAME_SERVER: &str = "kvip-hostname-server";
+
+/// Builds (if needed) and returns the path of `kvip`; `kvip-probe` and [`HOSTNAME_SERVER`] sit
+/// next to it.
 pub fn kvip() -> Result<PathBuf> {
     let root = workspace();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -32,17 +37,51 @@ pub fn kvip() -> Result<PathBuf> {
             "kvip-testbed",
             "--bin",
             "kvip-probe",
+            "--bin",
+            HOSTNAME_SERVER,
         ])
         .status()
         .with_context(|| format!("running {cargo} build"))?;
     if !status.success() {
-        bail!("building kvip and kvip-probe failed");
+        bail!("building kvip, kvip-probe and {HOSTNAME_SERVER} failed");
     }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let kvip = target.join("release").join("kvip");
-    if !kvip.is_file() || !kvip.with_file_name("kvip-probe").is_file() {
-        bail!("{} or kvip-probe missing after the build", kvip.display());
+    for bin in ["kvip-probe", HOSTNAME_SERVER] {
+        if !kvip.is_file() || !kvip.with_file_name(bin).is_file() {
+            bail!("{} or {bin} missing after the build", kvip.display());
+        }
     }
     Ok(kvip)
+}
+
+/// Builds (if needed) and returns the path of [`HOSTNAME_SERVER`] alone (tests of the stand-ins
+/// that run no daemon).
+pub fn hostname_server() -> Result<PathBuf> {
+    let root = workspace();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "kvip-testbed",
+            "--bin",
+            HOSTNAME_SERVER,
+        ])
+        .status()
+        .with_context(|| format!("running {cargo} build"))?;
+    if !status.success() {
+        bail!("building {HOSTNAME_SERVER} failed");
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let server = target.join("release").join(HOSTNAME_SERVER);
+    if !server.is_file() {
+        bail!("{} missing after the build", server.display());
+    }
+    Ok(server)
 }

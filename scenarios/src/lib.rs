@@ -9,11 +9,13 @@
 //! | [`binaries`] | finding (building) the `kvip` and `kvip-probe` binaries the namespaces run |
 //! | [`keepalived`] | keepalived as S4 configures it: the baseline the benchmark compares kvip with |
 //! | [`bench`] | the failover benchmark's figures: percentiles, the table, /proc readings |
+//! | [`lb`] | the LoadBalancer stories (S2's Services, S3) with node, kube-proxy and DHCP stand-ins |
 
 pub mod bench;
 pub mod binaries;
 pub mod faults;
 pub mod keepalived;
+pub mod lb;
 pub mod runner;
 pub mod story;
 pub mod trial;

@@ -20,6 +20,7 @@ fi
 #   keepalived .......................... the VRRP baseline (S4, benchmark)
 #   dnsmasq-base ........................ the DHCP server (S3)
 #   tcpdump tshark ...................... frame captures (GARP / NA checks)
+#   nftables ............................ the kube-proxy stand-in of the LoadBalancer stories (DNAT)
 #   iputils-arping iputils-ping ......... ownership probes from the client namespace
 #   curl openssl ........................ /readyz probes, CA + serving certificates
 #   procps psmisc ....................... ps/pgrep for diagnostics in tests
@@ -32,6 +33,7 @@ PKGS=(
     keepalived
     dnsmasq-base
     tcpdump tshark
+    nftables
     iputils-arping iputils-ping
     curl openssl ca-certificates
     procps psmisc
@@ -67,7 +69,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends "${PKGS[@]}" \
     $(command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)
 
-for t in ip etcd etcdctl keepalived dnsmasq tcpdump tshark arping ping curl openssl go rsync \
+for t in ip etcd etcdctl keepalived dnsmasq tcpdump tshark nft arping ping curl openssl go rsync \
     dpkg-source kubectl; do
     command -v "$t" >/dev/null || { echo "install-deps.sh: $t still missing" >&2; exit 1; }
 done

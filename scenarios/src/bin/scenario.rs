@@ -4,17 +4,24 @@
 //!
 //! `scenario [s1|s2] [--fault power-off|graceful-stop|apiserver-killed|lan-cut|link-flap|all]
 //!           [--profile 5/3/1|1/0.6/0.2|15/10/2]`
+//!
+//! The LoadBalancer stories (namespaces only, root): `scenario s2-lb|s3 [--bring-up]` runs S2's
+//! LoadBalancer part or S3 (see `kvip_scenarios::lb`); `--bring-up` stops once the cluster, the
+//! stand-ins, the objects and the cloud provider's assignments are in place.
 
 use std::process::ExitCode;
 
 use kvip_scenarios::faults::Fault;
 use kvip_scenarios::runner::Scenario;
-use kvip_scenarios::{binaries, story, trial};
+use kvip_scenarios::{binaries, lb, story, trial};
 use kvip_testbed::netns;
 use kvip_testbed::sim::profile;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(story) = args.first().filter(|a| *a == "s2-lb" || *a == "s3") {
+        return load_balancer(story, &args[1..]);
+    }
     let mut name = "s2".to_string();
     let mut faults = vec![Fault::PowerOff];
     let mut timing = None;
@@ -95,11 +102,38 @@ fn run(
     Ok(ok)
 }
 
+/// `scenario s2-lb|s3 [--bring-up]`.
+fn load_balancer(story: &str, rest: &[String]) -> ExitCode {
+    let mut mode = lb::Mode::Full;
+    for a in rest {
+        match a.as_str() {
+            "--bring-up" => mode = lb::Mode::BringUp,
+            "-h" | "--help" => return usage(""),
+            other => return usage(&format!("unknown argument {other:?} for {story}")),
+        }
+    }
+    if let Some(reason) = lb::skip_reason() {
+        eprintln!(
+            "scenario {story}: cannot run ({reason}); the LoadBalancer stories need namespaces"
+        );
+        return ExitCode::from(2);
+    }
+    match lb::run(story, mode) {
+        Ok(timeline) if timeline.failures.is_empty() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("scenario {story}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn usage(error: &str) -> ExitCode {
     if !error.is_empty() {
         eprintln!("scenario: {error}");
     }
     eprintln!("usage: scenario [s1|s2] [--fault power-off|graceful-stop|apiserver-killed|lan-cut|link-flap|all] [--profile 5/3/1|1/0.6/0.2|15/10/2]");
+    eprintln!("       scenario s2-lb|s3 [--bring-up]");
     if error.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1,6 +1,7 @@
 //! The description of a namespace cluster ([`ClusterSpec`]): the LAN, the interface name, masters,
 //! clients, extra hosts, the extra SANs (the VIP) and how API servers reach etcd.
-//! [`ClusterSpec::s1`] and [`ClusterSpec::s2`] carry the articles' addresses (SCENARIOS.md).
+//! [`ClusterSpec::s1`], [`ClusterSpec::s2`] and [`ClusterSpec::s3`] carry the articles' addresses
+//! (SCENARIOS.md).
 
 use std::time::Duration;
 
@@ -102,6 +103,15 @@ impl ClusterSpec {
         s.clients = vec![("client", "192.168.66.100").into()];
         s.vip_sans = vec!["192.168.66.101".into()];
         s.dns_sans = vec!["kube-vip.treesir.pub".into()];
+        s
+    }
+
+    /// S3: S1's cluster (K3s with ServiceLB disabled, `ens3`, VIP 192.168.205.200 in the SANs)
+    /// plus `dhcp` at 192.168.205.1, the LAN's DHCP server for `loadBalancerIP: 0.0.0.0`
+    /// Services (the article gives no address for it).
+    pub fn s3() -> ClusterSpec {
+        let mut s = ClusterSpec::s1();
+        s.extra_hosts = vec![("dhcp", "192.168.205.1").into()];
         s
     }
 }

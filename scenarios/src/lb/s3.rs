@@ -1,0 +1,184 @@
+//! S3 (seed 002), on S1's cluster (K3s servers k3s1–3 .11–.13 on `ens3`, VIP .200, kvip with the
+//! environment the generator writes for S1's flags, `--services` included) plus the LAN's DHCP
+//! server (dnsmasq on `dhcp`, .1, pool .60–.90, `--no-ping`, short T1/T2); every node has
+//! `arp_ignore=1`, `arp_announce=2` (PEERS.md §3: macvlan-held DHCP addresses answer with their
+//! own MAC):
+//! 1. a Service with no address is not published (no annotation, no `loadBalancerIP`);
+//! 2. `nginx` with `loadBalancerIP: 192.168.205.202` → EXTERNAL-IP `.202`, reachable;
+//! 3. `nginx-dhcp` with `loadBalancerIP: 0.0.0.0` → an address from dnsmasq's pool (in its lease
+//!    file), on a macvlan of the holder, reachable;
+//! 4. the cloud provider with `cidr-global=192.168.205.216/29` → `nginx-cidr` gets one from that
+//!    block; with `range-global=192.168.205.220-192.168.205.230` → `nginx-range` gets one from the
+//!    range; `range-team-a` → `team-a/nginx` gets one from the namespace's pool, not the global one.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use kvip_testbed::netns::dnsmasq::{Dnsmasq, DnsmasqConfig};
+use kvip_testbed::netns::ClusterSpec;
+
+use super::harness::LbScenario;
+use super::kube::{wait_for, ServiceSpec};
+use super::stand_in::{interface_with, NGINX_PORT};
+use super::timeline::Timeline;
+use super::Mode;
+use crate::story;
+
+/// `nginx`'s pinned address.
+pub const STATIC: Ipv4Addr = Ipv4Addr::new(192, 168, 205, 202);
+/// The cloud provider's first pool.
+pub const CIDR_GLOBAL: &str = "192.168.205.216/29";
+/// The cloud provider's second pool.
+pub const RANGE_GLOBAL: &str = "192.168.205.220-192.168.205.230";
+/// The namespace with its own pool.
+pub const TEAM: &str = "team-a";
+/// `team-a`'s pool.
+pub const RANGE_TEAM: &str = "192.168.205.240-192.168.205.245";
+
+fn last_octet_in(a: Ipv4Addr, lo: u8, hi: u8) -> bool {
+    let o = a.octets();
+    o[..3] == [192, 168, 205] && (lo..=hi).contains(&o[3])
+}
+
+/// dnsmasq's configuration: pool .60–.90 on `ens3`, 2 min leases, T1 10 s, T2 20 s.
+pub fn dhcp_config() -> DnsmasqConfig {
+    DnsmasqConfig {
+        interface: "ens3".into(),
+        range_start: Ipv4Addr::new(192, 168, 205, 60),
+        range_end: Ipv4Addr::new(192, 168, 205, 90),
+        netmask: Ipv4Addr::new(255, 255, 255, 0),
+        lease_time: Duration::from_secs(120),
+        router: None,
+        t1: Some(Duration::from_secs(10)),
+        t2: Some(Duration::from_secs(20)),
+        reservations: Vec::new(),
+    }
+}
+
+/// Runs S3.
+pub fn run(mode: Mode) -> Result<Timeline> {
+    let mut story = story::s1(None);
+    story.name = "s3";
+    story.spec = ClusterSpec::s3();
+    let mut lb = LbScenario::start(story, &[], "s3")?;
+    for h in lb.nodes().to_vec() {
+        h.ns.sysctl("net.ipv4.conf.all.arp_ignore", "1")?;
+        h.ns.sysctl("net.ipv4.conf.all.arp_announce", "2")?;
+    }
+    lb.tl.note("arp_ignore=1, arp_announce=2 on every node");
+    let dhcp_ns = lb.scenario.cluster.host("dhcp")?.ns.clone();
+    let dnsmasq = Dnsmasq::start(lb.scenario.cluster.run_mut(), &dhcp_ns, &dhcp_config())?;
+    lb.tl.note(format!(
+        "dnsmasq (pid {}) on dhcp 192.168.205.1: pool .60-.90, --no-ping, T1 10 s, T2 20 s",
+        dnsmasq.pid()
+    ));
+
+    let none = ServiceSpec::new("nginx-none", "default", 80, NGINX_PORT);
+    let created = Instant::now();
+    lb.create(&none)?;
+    let nginx = ServiceSpec::new("nginx", "default", 80, NGINX_PORT).with_ip(&STATIC.to_string());
+    lb.create(&nginx)?;
+    let dhcp = ServiceSpec::new("nginx-dhcp", "default", 80, NGINX_PORT).with_ip("0.0.0.0");
+    lb.create(&dhcp)?;
+    if mode == Mode::Full {
+        lb.publish(&nginx, |a| a == STATIC, "192.168.205.202")?;
+        dhcp_service(&mut lb, &dhcp, &dnsmasq)?;
+        std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
+        let ips = lb.kube.ingress_ips(&none.namespace, &none.name)?;
+        lb.tl.check(
+            ips.is_empty(),
+            "nginx-none (no annotation, no loadBalancerIP): not published",
+            format!("nginx-none has no address to publish but status has {ips:?}"),
+        );
+    }
+    // Gone before the cloud provider starts, which would give it an address.
+    lb.kube.delete_service(&none.namespace, &none.name)?;
+
+    let provider = lb.start_cloud_provider("k3s1");
+    lb.put_configmap(&[("cidr-global", CIDR_GLOBAL)])?;
+    let cidr = ServiceSpec::new("nginx-cidr", "default", 80, NGINX_PORT);
+    lb.create(&cidr)?;
+    let in_cidr = |a| last_octet_in(a, 216, 223);
+    let cidr_addr = if provider {
+        lb.wait_assigned(&cidr, in_cidr, CIDR_GLOBAL)
+    } else {
+        None
+    };
+    let full = mode == Mode::Full;
+    if let Some(a) = cidr_addr.filter(|_| full) {
+        lb.publish(&cidr, |x| x == a, &a.to_string())?;
+    }
+
+    lb.put_configmap(&[("range-global", RANGE_GLOBAL)])?;
+    let range = ServiceSpec::new("nginx-range", "default", 80, NGINX_PORT);
+    lb.create(&range)?;
+    if provider {
+        let fresh = |a| last_octet_in(a, 220, 230) && Some(a) != cidr_addr;
+        if let Some(a) = lb
+            .wait_assigned(&range, fresh, RANGE_GLOBAL)
+            .filter(|_| full)
+        {
+            lb.publish(&range, |x| x == a, &a.to_string())?;
+        }
+    }
+
+    lb.kube.create_namespace(TEAM)?;
+    let team_key = format!("range-{TEAM}");
+    lb.put_configmap(&[
+        ("range-global", RANGE_GLOBAL),
+        (team_key.as_str(), RANGE_TEAM),
+    ])?;
+    let team = ServiceSpec::new("nginx", TEAM, 80, NGINX_PORT);
+    lb.create(&team)?;
+    if provider {
+        let in_team = |a| last_octet_in(a, 240, 245);
+        if let Some(a) = lb
+            .wait_assigned(&team, in_team, RANGE_TEAM)
+            .filter(|_| full)
+        {
+            lb.publish(&team, |x| x == a, &a.to_string())?;
+        }
+    }
+    if !full {
+        lb.tl
+            .note("bring-up only: no Service was waited for from kvip");
+    }
+    Ok(lb.finish())
+}
+
+/// `nginx-dhcp` (`loadBalancerIP: 0.0.0.0`): published with an address of dnsmasq's pool that
+/// its lease file shows, held on a macvlan (not `ens3`), reachable.
+fn dhcp_service(lb: &mut LbScenario, svc: &ServiceSpec, dnsmasq: &Dnsmasq) -> Result<()> {
+    let in_pool = |a| last_octet_in(a, 60, 90);
+    let Some((addr, holder)) = lb.publish(svc, in_pool, "from dnsmasq's pool .60-.90")? else {
+        return Ok(());
+    };
+    let lease = wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
+        Ok(dnsmasq.leases()?.into_iter().find(|l| l.ip == addr))
+    });
+    match lease {
+        Some((l, _)) => lb.tl.note(format!(
+            "dnsmasq lease file: {addr} leased to {} (expires {})",
+            l.mac, l.expiry
+        )),
+        None => lb.tl.fail(format!(
+            "{addr} is not in dnsmasq's lease file {}",
+            dnsmasq.lease_file().display()
+        )),
+    }
+    let host = lb.scenario.cluster.host(&holder)?.clone();
+    let iface = interface_with(&host, addr)?;
+    lb.tl.check(
+        iface.as_deref().is_some_and(|i| i != host.ifname),
+        format!(
+            "{addr} on {holder}'s {iface:?} (a macvlan, not {})",
+            host.ifname
+        ),
+        format!(
+            "{addr} on {holder}'s {iface:?}, expected a macvlan beside {}",
+            host.ifname
+        ),
+    );
+    Ok(())
+}
