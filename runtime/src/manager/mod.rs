@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use anyhow::Context;
+use futures::FutureExt;
 use kvip_core::config::{Config, Loaded, VipTarget};
 use kvip_core::wire::MacAddr;
 use kvip_core::{Defects, Node, NodeConfig, VipAddress};
@@ -22,33 +23,61 @@ use clock::CoreClock;
 use driver::{drive, Exit, Ports};
 
 /// Runs the manager until it is stopped; blocks the calling thread (it builds its own tokio
-/// runtime, so callers may `setns` first).
+/// runtime, so callers may `setns` first). The control-plane VIP (`cp_enable`) and the Services
+/// (`svc_enable`) run as two loops on the same thread, each with its own Lease, stopped by the
+/// same signal.
 pub fn run(loaded: Loaded) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         warn!("{w}");
     }
     let config = loaded.config;
-    if !config.cp_enable {
-        anyhow::bail!("cp_enable is false: only the control-plane VIP is implemented so far (Services come next)");
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run_control_plane(config))
+    runtime.block_on(run_manager(config))
 }
 
-async fn run_control_plane(config: Config) -> anyhow::Result<()> {
+async fn run_manager(config: Config) -> anyhow::Result<()> {
+    let vips = if config.cp_enable {
+        resolve(&config).await?
+    } else {
+        Vec::new()
+    };
+    let client = kube_client(&config, &vips).await?;
+    let shutdown = shutdown_signal().boxed().shared();
+    let control_plane = async {
+        if config.cp_enable {
+            run_control_plane(&config, vips.clone(), client.clone(), shutdown.clone()).await
+        } else {
+            Ok(Exit::Stopped)
+        }
+    };
+    let services = async {
+        if config.svc_enable {
+            crate::services::start::run_services(&config, client.clone(), shutdown.clone()).await
+        } else {
+            Ok(Exit::Stopped)
+        }
+    };
+    tokio::try_join!(control_plane, services)?;
+    Ok(())
+}
+
+async fn run_control_plane(
+    config: &Config,
+    vips: Vec<VipAddress>,
+    client: kube::Client,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<Exit> {
     let interface = match &config.interface {
         Some(i) => i.clone(),
         None => default_route_interface()
             .context("vip_interface is empty and no default route was found")?,
     };
-    let vips = resolve(&config).await?;
     let (addresses, mac) = netlink::NetlinkAddresses::open(&interface).await?;
     let watched: BTreeSet<IpAddr> = vips.iter().map(|v| v.address).collect();
-    let kernel = netlink::monitor(addresses.index(), watched)?;
+    let kernel = netlink::monitor(addresses.index(), move |ip| watched.contains(ip))?;
     let frames = frames::RawFrames::open(&interface)?;
-    let client = kube_client(&config, &vips).await?;
     let lease =
         kube_lease::KubeLease::new(client, &config.cp_lease.namespace, &config.cp_lease.name);
     let clock = CoreClock::start();
@@ -77,10 +106,7 @@ async fn run_control_plane(config: Config) -> anyhow::Result<()> {
         frames,
         kernel,
     };
-    match drive(node, clock, ports, shutdown_signal()).await {
-        Exit::Stopped => Ok(()),
-        Exit::BudgetExceeded => Ok(()),
-    }
+    Ok(drive(node, clock, ports, shutdown).await)
 }
 
 async fn shutdown_signal() {
@@ -189,7 +215,7 @@ fn redirect_vip_server(cluster: &mut kube::config::Cluster, vips: &[VipAddress],
 }
 
 /// The interface of the IPv4 default route, from /proc/net/route.
-fn default_route_interface() -> Option<String> {
+pub(crate) fn default_route_interface() -> Option<String> {
     let table = std::fs::read_to_string("/proc/net/route").ok()?;
     table.lines().skip(1).find_map(|line| {
         let mut fields = line.split_whitespace();
@@ -198,7 +224,7 @@ fn default_route_interface() -> Option<String> {
     })
 }
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -2,7 +2,6 @@
 //! and a multicast monitor that reports addresses and carrier changes on that interface, so an
 //! address removed behind our back is noticed and put back.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use futures::stream::BoxStream;
@@ -132,10 +131,10 @@ impl AddressPort for NetlinkAddresses {
     }
 }
 
-/// Reports changes of `watched` addresses and of the carrier on interface `index`.
+/// Reports changes of the addresses `watched` accepts and of the carrier on interface `index`.
 pub fn monitor(
     index: u32,
-    watched: BTreeSet<IpAddr>,
+    watched: impl Fn(&IpAddr) -> bool + Send + 'static,
 ) -> anyhow::Result<BoxStream<'static, KernelEvent>> {
     let groups = [
         MulticastGroup::Link,
@@ -168,14 +167,14 @@ pub fn monitor(
 fn address_event(
     m: &AddressMessage,
     index: u32,
-    watched: &BTreeSet<IpAddr>,
+    watched: &impl Fn(&IpAddr) -> bool,
     present: bool,
 ) -> Option<KernelEvent> {
     if m.header.index != index {
         return None;
     }
     m.attributes.iter().find_map(|a| match a {
-        AddressAttribute::Address(ip) | AddressAttribute::Local(ip) if watched.contains(ip) => {
+        AddressAttribute::Address(ip) | AddressAttribute::Local(ip) if watched(ip) => {
             Some(KernelEvent::Address {
                 address: *ip,
                 present,

@@ -1,36 +1,43 @@
-//! Writes a Service's load-balancer status (`status.loadBalancer.ingress`) and the
-//! `kube-vip.io/vipHost` annotation, with the verbs kube-vip's ClusterRole grants: `update` on
-//! `services` and on `services/status` (PUT with the resourceVersion precondition, re-read and
-//! retried on a conflict).
+//! Carries out the core's [`StatusWrite`]s: a Service's annotations (`kube-vip.io/vipHost`,
+//! `kube-vip.io/hwaddr`, `kube-vip.io/requestedIP`, …) and `status.loadBalancer.ingress`, with
+//! the verbs kube-vip's ClusterRole grants: `update` on `services` and on `services/status` (PUT
+//! with the resourceVersion precondition, re-read and retried on a conflict). The uid is checked
+//! after every read, so a Service deleted and re-created under the same name never gets the old
+//! one's status.
 
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, PortStatus, Service};
 use kube::api::PostParams;
 use kube::Api;
-use kvip_core::service::model::ANNOTATION_VIP_HOST;
-use kvip_core::service::{ServiceKey, ServicePort};
+use kvip_core::service::{Ingress, StatusWrite};
 
-/// How often a write is retried after a 409 before giving up (the next change retries).
+/// How often a write is retried after a 409 before giving up (the core retries later).
 const CONFLICT_ATTEMPTS: usize = 4;
 
-/// What the announcing node wants a Service to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WantedStatus {
-    /// One ingress entry per configured address, with the Service's ports.
-    pub ingress: Vec<(IpAddr, Vec<ServicePort>)>,
-    /// `kube-vip.io/vipHost`; `None` leaves the annotation as it is.
-    pub vip_host: Option<String>,
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// The API server refused or could not be reached.
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// The Service now stored is another one (deleted and re-created).
+    #[error("the Service was re-created (uid {found}, expected {expected})")]
+    Recreated {
+        /// The uid written for.
+        expected: String,
+        /// The uid found.
+        found: String,
+    },
 }
 
-fn ingress(wanted: &WantedStatus) -> Vec<LoadBalancerIngress> {
-    wanted
-        .ingress
-        .iter()
-        .map(|(ip, ports)| LoadBalancerIngress {
-            ip: Some(ip.to_string()),
-            ports: (!ports.is_empty()).then(|| {
-                ports
+fn ingress(list: &[Ingress]) -> Vec<LoadBalancerIngress> {
+    list.iter()
+        .map(|entry| LoadBalancerIngress {
+            ip: Some(entry.ip.to_string()),
+            ports: (!entry.ports.is_empty()).then(|| {
+                entry
+                    .ports
                     .iter()
                     .map(|p| PortStatus {
                         port: i32::from(p.port),
@@ -44,30 +51,50 @@ fn ingress(wanted: &WantedStatus) -> Vec<LoadBalancerIngress> {
         .collect()
 }
 
-/// Writes `wanted` onto the Service `key`; only the parts that differ are written. Returns
-/// whether anything was written.
-pub async fn write_status(
-    client: kube::Client,
-    key: &ServiceKey,
-    wanted: &WantedStatus,
-) -> Result<bool, kube::Error> {
-    let api: Api<Service> = Api::namespaced(client, &key.namespace);
+/// Applies `changes` (set or remove) to `annotations`; whether anything changed.
+fn apply_annotations(
+    annotations: &mut BTreeMap<String, String>,
+    changes: &BTreeMap<String, Option<String>>,
+) -> bool {
+    let mut changed = false;
+    for (name, value) in changes {
+        match value {
+            Some(v) if annotations.get(name) != Some(v) => {
+                annotations.insert(name.clone(), v.clone());
+                changed = true;
+            }
+            None if annotations.remove(name).is_some() => changed = true,
+            _ => {}
+        }
+    }
+    changed
+}
+
+/// Writes `write` onto its Service; only the parts that differ are written. Returns whether
+/// anything was written.
+pub async fn write_status(client: kube::Client, write: &StatusWrite) -> Result<bool, StatusError> {
+    let api: Api<Service> = Api::namespaced(client, &write.key.namespace);
+    let name = &write.key.name;
     let mut wrote = false;
     for attempt in 1..=CONFLICT_ATTEMPTS {
-        let mut svc = api.get(&key.name).await?;
-        let result = async {
-            if let Some(host) = &wanted.vip_host {
-                let annotations = svc
-                    .metadata
-                    .annotations
-                    .get_or_insert_with(Default::default);
-                if annotations.get(ANNOTATION_VIP_HOST) != Some(host) {
-                    annotations.insert(ANNOTATION_VIP_HOST.to_string(), host.clone());
-                    svc = api.replace(&key.name, &PostParams::default(), &svc).await?;
-                    wrote = true;
-                }
+        let result: Result<(), StatusError> = async {
+            let mut svc = api.get(name).await?;
+            let found = svc.metadata.uid.clone().unwrap_or_default();
+            if found != write.uid {
+                return Err(StatusError::Recreated {
+                    expected: write.uid.clone(),
+                    found,
+                });
             }
-            let want = ingress(wanted);
+            let annotations = svc
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default);
+            if apply_annotations(annotations, &write.annotations) {
+                svc = api.replace(name, &PostParams::default(), &svc).await?;
+                wrote = true;
+            }
+            let want = ingress(&write.ingress);
             let have = svc
                 .status
                 .as_ref()
@@ -81,14 +108,18 @@ pub async fn write_status(
             status.load_balancer = Some(LoadBalancerStatus {
                 ingress: Some(want),
             });
-            api.replace_status(&key.name, &PostParams::default(), &svc)
+            api.replace_status(name, &PostParams::default(), &svc)
                 .await?;
             wrote = true;
             Ok(())
         }
         .await;
         match result {
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt < CONFLICT_ATTEMPTS => continue,
+            Err(StatusError::Api(kube::Error::Api(s)))
+                if s.code == 409 && attempt < CONFLICT_ATTEMPTS =>
+            {
+                continue
+            }
             other => return other.map(|()| wrote),
         }
     }
@@ -104,20 +135,17 @@ fn same_ips(have: &[LoadBalancerIngress], want: &[LoadBalancerIngress]) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvip_core::service::Protocol;
+    use kvip_core::service::{Protocol, ServicePort};
 
     #[test]
     fn ingress_lists_each_address_with_the_service_ports() {
-        let wanted = WantedStatus {
-            ingress: vec![(
-                "192.168.66.210".parse().unwrap(),
-                vec![ServicePort {
-                    port: 80,
-                    protocol: Protocol::Tcp,
-                }],
-            )],
-            vip_host: Some("master01".into()),
-        };
+        let wanted = vec![Ingress {
+            ip: "192.168.66.210".parse().unwrap(),
+            ports: vec![ServicePort {
+                port: 80,
+                protocol: Protocol::Tcp,
+            }],
+        }];
         let list = ingress(&wanted);
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].ip.as_deref(), Some("192.168.66.210"));
@@ -125,5 +153,32 @@ mod tests {
         assert_eq!((ports[0].port, ports[0].protocol.as_str()), (80, "TCP"));
         assert!(same_ips(&list, &ingress(&wanted)));
         assert!(!same_ips(&[], &list));
+    }
+
+    #[test]
+    fn annotations_are_set_and_removed_and_others_kept() {
+        let mut have = BTreeMap::from([
+            ("kube-vip.io/vipHost".to_string(), "master02".to_string()),
+            (
+                "kube-vip.io/hwaddr".to_string(),
+                "00:00:6c:01:02:03".to_string(),
+            ),
+            ("team".to_string(), "web".to_string()),
+        ]);
+        let changes = BTreeMap::from([
+            (
+                "kube-vip.io/vipHost".to_string(),
+                Some("master01".to_string()),
+            ),
+            ("kube-vip.io/hwaddr".to_string(), None),
+        ]);
+        assert!(apply_annotations(&mut have, &changes));
+        assert_eq!(have["kube-vip.io/vipHost"], "master01");
+        assert!(!have.contains_key("kube-vip.io/hwaddr"));
+        assert_eq!(have["team"], "web");
+        assert!(
+            !apply_annotations(&mut have, &changes),
+            "a second pass changes nothing"
+        );
     }
 }

@@ -87,7 +87,7 @@ pub fn endpoint_events(
     }
 }
 
-fn map_event<K, V>(
+pub(crate) fn map_event<K, V>(
     event: Result<watcher::Event<K>, watcher::Error>,
     view: fn(&K) -> V,
     what: &'static str,

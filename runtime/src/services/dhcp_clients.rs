@@ -1,0 +1,193 @@
+//! The DHCP clients of the Services node: a [`DhcpLeaseTask`] per Service and family the core
+//! starts, their events turned into [`ServicesInput::DhcpLease`], and the leased addresses,
+//! which live on the Service's macvlan (the task adds them and announces them from the
+//! macvlan's MAC, the one the DHCP server knows) rather than on the Services interface.
+//!
+//! A client the core stops is **released** when its Service is gone (deleted, or no longer
+//! asking for DHCP) and **abandoned** otherwise (leadership moved, daemon stopping): the server
+//! keeps the lease for the MAC written in `kube-vip.io/hwaddr`, so the next holder gets the same
+//! address.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use kvip_core::dhcp::{stable_mac, DhcpClientConfig};
+use kvip_core::service::{DhcpBinding, DhcpFamily, ServiceKey, ServicesInput};
+use kvip_core::wire::MacAddr;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::dhcp::{DhcpEvent, DhcpLeaseTask};
+
+/// One client: a Service and a family.
+pub type ClientId = (ServiceKey, DhcpFamily);
+
+/// How long stopping one client may take.
+const STOP_BOUND: Duration = Duration::from_secs(3);
+
+/// What the core asked a client to start with.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// Which client.
+    pub id: ClientId,
+    /// `kube-vip.io/loadbalancerHostname`.
+    pub hostname: Option<String>,
+    /// `kube-vip.io/requestedIP`.
+    pub requested: Option<IpAddr>,
+    /// `kube-vip.io/hwaddr`.
+    pub hwaddr: Option<String>,
+}
+
+/// The running clients and their addresses.
+pub struct ServiceDhcp {
+    parent: String,
+    tasks: BTreeMap<ClientId, DhcpLeaseTask>,
+    /// Addresses a client holds, with its MAC.
+    leased: BTreeMap<ClientId, (IpAddr, MacAddr)>,
+    events_tx: mpsc::UnboundedSender<(ClientId, DhcpEvent)>,
+    stopping: Vec<JoinHandle<()>>,
+}
+
+impl ServiceDhcp {
+    /// Clients on macvlans of `parent`; their events arrive on the returned receiver.
+    pub fn new(parent: &str) -> (Self, mpsc::UnboundedReceiver<(ClientId, DhcpEvent)>) {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let dhcp = ServiceDhcp {
+            parent: parent.to_string(),
+            tasks: BTreeMap::new(),
+            leased: BTreeMap::new(),
+            events_tx,
+            stopping: Vec::new(),
+        };
+        (dhcp, events_rx)
+    }
+
+    /// Whether `address` is held by one of the clients (so it lives on a macvlan).
+    pub fn holds(&self, address: IpAddr) -> bool {
+        self.leased.values().any(|(a, _)| *a == address)
+    }
+
+    /// Starts a client. Failures are logged and returned as text.
+    pub async fn start(&mut self, request: StartRequest) -> Result<(), String> {
+        let (key, family) = &request.id;
+        if *family != DhcpFamily::V4 {
+            return Err(format!(
+                "{key}: DHCPv6 addresses (`::`) are not supported yet"
+            ));
+        }
+        let mac = match request.hwaddr.as_deref().map(str::parse::<MacAddr>) {
+            Some(Ok(mac)) => mac,
+            Some(Err(e)) => {
+                warn!(service = %key, error = %e, "kube-vip.io/hwaddr is not a MAC; generating one");
+                stable_mac(&key.to_string())
+            }
+            None => stable_mac(&key.to_string()),
+        };
+        let requested_ip = match request.requested {
+            Some(IpAddr::V4(ip)) => Some(ip),
+            _ => None,
+        };
+        let config = DhcpClientConfig {
+            host_name: request.hostname.clone(),
+            requested_ip,
+            seed: rand_seed(),
+            ..DhcpClientConfig::new(mac)
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = DhcpLeaseTask::start(&self.parent, config, tx)
+            .await
+            .map_err(|e| format!("{key}: DHCP client not started: {e:#}"))?;
+        let id = request.id.clone();
+        let forward = self.events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if forward.send((id.clone(), event)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.tasks.insert(request.id, task);
+        Ok(())
+    }
+
+    /// The core's view of a client event (`None` for events it does not need), recording the
+    /// address it holds.
+    pub fn handle_event(&mut self, id: ClientId, event: DhcpEvent) -> Option<ServicesInput> {
+        let (key, family) = id.clone();
+        let mac = self.tasks.get(&id).map(DhcpLeaseTask::mac)?;
+        let binding = match event {
+            DhcpEvent::Bound(lease) | DhcpEvent::Renewed(lease) => {
+                let address = IpAddr::V4(lease.address);
+                self.leased.insert(id, (address, mac));
+                Some(DhcpBinding {
+                    address,
+                    hwaddr: mac.to_string(),
+                })
+            }
+            DhcpEvent::Expired(_) => {
+                self.leased.remove(&id);
+                None
+            }
+            DhcpEvent::NoOffer { attempts } => {
+                warn!(service = %key, attempts, "no DHCP offer yet");
+                return None;
+            }
+            DhcpEvent::Error(e) => {
+                warn!(service = %key, error = e, "DHCP client");
+                return None;
+            }
+        };
+        Some(ServicesInput::DhcpLease {
+            key,
+            family,
+            binding,
+        })
+    }
+
+    /// Stops a client in the background: released when its Service no longer exists in
+    /// `present`, else abandoned (the lease stays for the next holder of the MAC).
+    pub fn stop(&mut self, id: &ClientId, present: &BTreeSet<ServiceKey>) {
+        self.leased.remove(id);
+        let Some(task) = self.tasks.remove(id) else {
+            return;
+        };
+        let release = !present.contains(&id.0);
+        let key = id.0.clone();
+        self.stopping.push(tokio::spawn(async move {
+            let how = if release { "released" } else { "abandoned" };
+            let stop = async {
+                if release {
+                    task.release().await
+                } else {
+                    task.abandon().await
+                }
+            };
+            match tokio::time::timeout(STOP_BOUND, stop).await {
+                Ok(Ok(())) => info!(service = %key, how, "DHCP client stopped"),
+                Ok(Err(e)) => warn!(service = %key, error = %e, "DHCP client stop failed"),
+                Err(_) => warn!(service = %key, "DHCP client stop timed out"),
+            }
+        }));
+    }
+
+    /// Waits (at most `bound`) for every stop in flight, then abandons whatever still runs.
+    pub async fn finish(&mut self, bound: Duration) {
+        let stops = std::mem::take(&mut self.stopping);
+        let _ = tokio::time::timeout(bound, futures::future::join_all(stops)).await;
+        let ids: Vec<ClientId> = self.tasks.keys().cloned().collect();
+        for id in ids {
+            if let Some(task) = self.tasks.remove(&id) {
+                let _ = tokio::time::timeout(bound, task.abandon()).await;
+            }
+        }
+    }
+}
+
+fn rand_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
+}

@@ -1,0 +1,315 @@
+//! The Services driver loop: the one task that owns the [`ServicesNode`]. It carries out the
+//! node's outputs (Lease requests, addresses, frames, status writes, DHCP clients, Events), feeds
+//! back every result and watch event (Services, endpoints, Leases, kernel, DHCP), and on the
+//! shutdown signal lets the node withdraw every address and release its Lease before returning.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, FuturesUnordered};
+use futures::{FutureExt, StreamExt};
+use kube::Client;
+use kvip_core::service::{
+    ServiceEvent, ServiceKey, ServiceView, ServicesInput, ServicesNode, ServicesOutput,
+};
+use kvip_core::{Event, LeaseError, WatchEvent};
+use tracing::{debug, info, warn};
+
+use super::dhcp_clients::{ServiceDhcp, StartRequest};
+use super::events::ServiceEvents;
+use super::leases::{named_lease_events, ServiceLeases};
+use super::status::write_status;
+use super::watch::{endpoint_events, service_events, EndpointSource};
+use crate::manager::clock::CoreClock;
+use crate::manager::driver::{log_event, Exit, SHUTDOWN_BUDGET};
+use crate::manager::ports::{AddressPort, FramePort, KernelEvent, LeasePort};
+
+/// Upper bound on one API request, beyond the core's own timeouts, so no future lingers.
+const REQUEST_CAP: Duration = Duration::from_secs(30);
+
+/// The real IO a Services node runs with.
+pub struct ServicesPorts<A, F> {
+    /// The API server.
+    pub client: Client,
+    /// Where endpoints are read from.
+    pub endpoints: EndpointSource,
+    /// The Services interface's addresses.
+    pub addresses: A,
+    /// Raw frames out of the Services interface.
+    pub frames: F,
+    /// Kernel events about the Services interface.
+    pub kernel: BoxStream<'static, KernelEvent>,
+    /// DHCP clients on macvlans of the Services interface.
+    pub dhcp: ServiceDhcp,
+    /// Events of the DHCP clients.
+    pub dhcp_events: tokio::sync::mpsc::UnboundedReceiver<(
+        super::dhcp_clients::ClientId,
+        crate::dhcp::DhcpEvent,
+    )>,
+    /// Warning Events on Services.
+    pub events: ServiceEvents,
+}
+
+/// The Services that exist (from the Service watch), to tell "Service gone" from "moved away".
+#[derive(Default)]
+struct Present {
+    now: BTreeSet<ServiceKey>,
+    relist: Option<BTreeSet<ServiceKey>>,
+}
+
+impl Present {
+    fn track(&mut self, event: &WatchEvent<ServiceView>) {
+        match event {
+            WatchEvent::Init => self.relist = Some(BTreeSet::new()),
+            WatchEvent::InitApply(v) => {
+                if let Some(r) = self.relist.as_mut() {
+                    r.insert(v.key.clone());
+                }
+            }
+            WatchEvent::InitDone => self.now = self.relist.take().unwrap_or_default(),
+            WatchEvent::Apply(v) => {
+                self.now.insert(v.key.clone());
+            }
+            WatchEvent::Delete(v) => {
+                self.now.remove(&v.key);
+            }
+        }
+    }
+}
+
+/// Runs `node` until `shutdown` resolves and the node has stopped.
+pub async fn drive_services<A, F>(
+    mut node: ServicesNode,
+    clock: CoreClock,
+    ports: ServicesPorts<A, F>,
+    shutdown: impl Future<Output = ()>,
+) -> Exit
+where
+    A: AddressPort,
+    F: FramePort,
+{
+    let ServicesPorts {
+        client,
+        endpoints,
+        addresses,
+        mut frames,
+        kernel,
+        mut dhcp,
+        mut dhcp_events,
+        events,
+    } = ports;
+    let mut leases = ServiceLeases::new(client.clone());
+    let mut pending: FuturesUnordered<BoxFuture<'static, Option<ServicesInput>>> =
+        FuturesUnordered::new();
+    let mut services = service_events(client.clone()).fuse();
+    let mut endpoint_stream = endpoint_events(client.clone(), endpoints).fuse();
+    let mut lease_stream = named_lease_events(client.clone(), node.lease_watch()).fuse();
+    let mut kernel = kernel.fuse();
+    let mut shutdown = pin!(shutdown.fuse());
+    let mut give_up_at: Option<tokio::time::Instant> = None;
+    let mut present = Present::default();
+    let mut fresh = BTreeSet::new();
+    loop {
+        while let Some(output) = node.poll_output() {
+            match output {
+                ServicesOutput::Lease { op, lease, request } => {
+                    debug!(op = op.0, lease = %lease.name, ?request, "lease request");
+                    let call = tokio::time::timeout(REQUEST_CAP, leases.port(&lease).call(request));
+                    pending.push(Box::pin(async move {
+                        let result = call.await.unwrap_or_else(|_| {
+                            Err(LeaseError::Transport("request cap exceeded".into()))
+                        });
+                        Some(ServicesInput::LeaseResponse { op, result })
+                    }));
+                }
+                ServicesOutput::AddAddress { op, vip } => {
+                    if dhcp.holds(vip.address) {
+                        // Leased addresses live on their macvlan, put there by the client.
+                        node.handle_input(
+                            clock.now(),
+                            ServicesInput::AddressDone { op, result: Ok(()) },
+                        );
+                        continue;
+                    }
+                    let add = addresses.add(vip);
+                    pending.push(
+                        add.map(move |result| Some(ServicesInput::AddressDone { op, result }))
+                            .boxed(),
+                    );
+                }
+                ServicesOutput::RemoveAddress { op, vip } => {
+                    if dhcp.holds(vip.address) {
+                        node.handle_input(
+                            clock.now(),
+                            ServicesInput::AddressDone { op, result: Ok(()) },
+                        );
+                        continue;
+                    }
+                    let remove = addresses.remove(vip);
+                    pending.push(
+                        remove
+                            .map(move |result| Some(ServicesInput::AddressDone { op, result }))
+                            .boxed(),
+                    );
+                }
+                ServicesOutput::SendFrame { address, frame } => {
+                    if dhcp.holds(address) {
+                        continue; // announced from the macvlan's MAC by its client
+                    }
+                    match frames.send(&frame) {
+                        Ok(()) if fresh.remove(&address) => info!(%address, "first announcement"),
+                        Ok(()) => debug!(%address, bytes = frame.len(), "announced"),
+                        Err(e) => warn!(%address, error = %e, "announcement not sent"),
+                    }
+                }
+                ServicesOutput::WriteStatus { op, write } => {
+                    let client = client.clone();
+                    pending.push(Box::pin(async move {
+                        let result =
+                            tokio::time::timeout(REQUEST_CAP, write_status(client, &write))
+                                .await
+                                .unwrap_or_else(|_| Ok(false));
+                        let result = match result {
+                            Ok(wrote) => {
+                                if wrote {
+                                    info!(
+                                        service = %write.key,
+                                        ingress = ?write.ingress.iter().map(|i| i.ip).collect::<Vec<_>>(),
+                                        "status written"
+                                    );
+                                }
+                                Ok(())
+                            }
+                            Err(e) => {
+                                warn!(service = %write.key, error = %e, "status write failed");
+                                Err(e.to_string())
+                            }
+                        };
+                        Some(ServicesInput::StatusWritten { op, result })
+                    }));
+                }
+                ServicesOutput::DhcpStart {
+                    key,
+                    family,
+                    hostname,
+                    requested,
+                    hwaddr,
+                } => {
+                    let request = StartRequest {
+                        id: (key.clone(), family),
+                        hostname,
+                        requested,
+                        hwaddr,
+                    };
+                    if let Err(message) = dhcp.start(request).await {
+                        warn!(service = %key, "{message}");
+                        let events = events.clone();
+                        tokio::spawn(async move {
+                            events.warn(&key, "DhcpFailed", &message).await;
+                        });
+                    }
+                }
+                ServicesOutput::DhcpStop { key, family } => {
+                    dhcp.stop(&(key, family), &present.now);
+                }
+                ServicesOutput::Problem(problem) => {
+                    warn!(service = %problem.key, kind = ?problem.kind, "{}", problem.message);
+                    let events = events.clone();
+                    tokio::spawn(async move {
+                        let reason = format!("{:?}", problem.kind);
+                        events.warn(&problem.key, &reason, &problem.message).await;
+                    });
+                }
+                ServicesOutput::Event(event) => {
+                    if let Event::AddressAdded(address) = event {
+                        fresh.insert(address);
+                    }
+                    log_event(&event);
+                }
+                ServicesOutput::ServiceEvent(event) => log_service_event(&event),
+                ServicesOutput::Stopped => {
+                    let left = give_up_at
+                        .map(|t| t.saturating_duration_since(tokio::time::Instant::now()))
+                        .unwrap_or(SHUTDOWN_BUDGET);
+                    dhcp.finish(left).await;
+                    info!("services stopped: addresses withdrawn, lease released");
+                    return Exit::Stopped;
+                }
+            }
+        }
+        let deadline = node.poll_timeout().map(|t| clock.to_tokio(t));
+        let budget = give_up_at;
+        tokio::select! {
+            Some(input) = pending.next(), if !pending.is_empty() => {
+                if let Some(input) = input {
+                    node.handle_input(clock.now(), input);
+                }
+            }
+            Some(event) = services.next() => {
+                present.track(&event);
+                node.handle_input(clock.now(), ServicesInput::ServiceWatch(event));
+            }
+            Some(event) = endpoint_stream.next() => {
+                node.handle_input(clock.now(), ServicesInput::EndpointsWatch(event));
+            }
+            Some(event) = lease_stream.next() => {
+                node.handle_input(clock.now(), ServicesInput::LeaseWatch(event));
+            }
+            Some(event) = kernel.next() => {
+                let input = match event {
+                    KernelEvent::Address { address, present } => {
+                        ServicesInput::AddressObserved { address, present }
+                    }
+                    KernelEvent::Link { up } => ServicesInput::LinkChanged { up },
+                };
+                node.handle_input(clock.now(), input);
+            }
+            Some((id, event)) = dhcp_events.recv() => {
+                if let Some(input) = dhcp.handle_event(id, event) {
+                    node.handle_input(clock.now(), input);
+                }
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                node.handle_timeout(clock.now());
+            }
+            () = &mut shutdown, if give_up_at.is_none() => {
+                info!("shutdown requested: withdrawing Service addresses, then releasing the lease");
+                give_up_at = Some(tokio::time::Instant::now() + SHUTDOWN_BUDGET);
+                node.shutdown(clock.now());
+            }
+            () = sleep_until(budget), if budget.is_some() => {
+                warn!("shutdown budget exceeded; exiting before the services lease was released");
+                dhcp.finish(Duration::from_millis(100)).await;
+                return Exit::BudgetExceeded;
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending().await,
+    }
+}
+
+fn log_service_event(event: &ServiceEvent) {
+    match event {
+        ServiceEvent::Announcing(group) => info!(service = %group, "announcing"),
+        ServiceEvent::HandoverWait(group) => {
+            info!(service = %group, "gained from a live node; announcing after the handover delay")
+        }
+        ServiceEvent::Withdrawn(group) => info!(service = %group, "withdrawn"),
+        ServiceEvent::Members(members) => info!(?members, "live members changed"),
+        ServiceEvent::ViewStale(stale) => {
+            if *stale {
+                warn!("membership view stale (lease watch silent): withdrawing until it delivers")
+            } else {
+                info!("membership view fresh again")
+            }
+        }
+    }
+}
