@@ -6,8 +6,8 @@
 //!   a port without a listener or rule is refused, the address moved by hand answers from the
 //!   new host, and an address on a macvlan (S3's DHCP shape) is routed too and answered for by
 //!   the macvlan's own MAC. Needs no API server and no kvip.
-//! - `s2_lb_end_to_end`, `s3_end_to_end`: the whole stories (ignored until `kvip manager` serves
-//!   Services and `kvip cloud-provider` exists).
+//! - `s2_lb_end_to_end`, `s3_end_to_end`: the whole stories (`scenario s2-lb`, `scenario s3`),
+//!   each failing on any failed check of its timeline.
 //!
 //! Skips with the reason when not root or a tool is missing.
 
@@ -166,7 +166,6 @@ fn skip_story() -> bool {
 }
 
 #[test]
-#[ignore = "needs Service support in kvip manager (issue 4)"]
 fn s2_lb_end_to_end() {
     if skip_story() {
         return;
@@ -176,7 +175,6 @@ fn s2_lb_end_to_end() {
 }
 
 #[test]
-#[ignore = "needs Service support in kvip manager (issue 4)"]
 fn s3_end_to_end() {
     if skip_story() {
         return;

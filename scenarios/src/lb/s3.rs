@@ -15,12 +15,13 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use kvip_core::wire::MacAddr;
 use kvip_testbed::netns::dnsmasq::{Dnsmasq, DnsmasqConfig};
 use kvip_testbed::netns::ClusterSpec;
 
 use super::harness::LbScenario;
 use super::kube::{wait_for, ServiceSpec};
-use super::stand_in::{interface_with, NGINX_PORT};
+use super::stand_in::{hosts_with, interface_with, NGINX_PORT};
 use super::timeline::Timeline;
 use super::Mode;
 use crate::story;
@@ -157,16 +158,31 @@ fn dhcp_service(lb: &mut LbScenario, svc: &ServiceSpec, dnsmasq: &Dnsmasq) -> Re
     let lease = wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
         Ok(dnsmasq.leases()?.into_iter().find(|l| l.ip == addr))
     });
-    match lease {
-        Some((l, _)) => lb.tl.note(format!(
-            "dnsmasq lease file: {addr} leased to {} (expires {})",
-            l.mac, l.expiry
-        )),
-        None => lb.tl.fail(format!(
+    let Some((first, _)) = lease else {
+        lb.tl.fail(format!(
             "{addr} is not in dnsmasq's lease file {}",
             dnsmasq.lease_file().display()
-        )),
-    }
+        ));
+        return Ok(());
+    };
+    lb.tl.note(format!(
+        "dnsmasq lease file: {addr} leased to {} (expires {})",
+        first.mac, first.expiry
+    ));
+    let hwaddr = lb
+        .kube
+        .annotation(&svc.namespace, &svc.name, "kube-vip.io/hwaddr")?;
+    lb.tl.check(
+        hwaddr.as_deref() == Some(first.mac.to_string().as_str()),
+        format!(
+            "{}: kube-vip.io/hwaddr={} (the lease's MAC)",
+            svc.name, first.mac
+        ),
+        format!(
+            "{}: kube-vip.io/hwaddr is {hwaddr:?}, the lease's MAC is {}",
+            svc.name, first.mac
+        ),
+    );
     let host = lb.scenario.cluster.host(&holder)?.clone();
     let iface = interface_with(&host, addr)?;
     lb.tl.check(
@@ -180,5 +196,85 @@ fn dhcp_service(lb: &mut LbScenario, svc: &ServiceSpec, dnsmasq: &Dnsmasq) -> Re
             host.ifname
         ),
     );
+    renewal_at_t1(lb, dnsmasq, addr, first.expiry);
+    dhcp_failover(lb, svc, dnsmasq, (addr, first.mac), &holder)
+}
+
+/// The client renews at T1 (10 s): the lease file's expiry moves forward, same address and MAC.
+fn renewal_at_t1(lb: &mut LbScenario, dnsmasq: &Dnsmasq, addr: Ipv4Addr, expiry: u64) {
+    let t = Instant::now();
+    let renewed = wait_for(Duration::from_secs(16), Duration::from_millis(200), || {
+        Ok(dnsmasq
+            .leases()?
+            .into_iter()
+            .find(|l| l.ip == addr && l.expiry > expiry))
+    });
+    match renewed {
+        Some((l, _)) => lb.tl.note(format!(
+            "renewal at T1: {addr} expiry {expiry} -> {} in the lease file ({:.1} s later)",
+            l.expiry,
+            t.elapsed().as_secs_f64()
+        )),
+        None => lb.tl.fail(format!(
+            "{addr}: no renewal in dnsmasq's lease file within 16 s (T1 10 s)"
+        )),
+    }
+}
+
+/// SIGTERM to kvip on the holder: the Service moves to another node, which leases the same
+/// address again with the MAC from `kube-vip.io/hwaddr`; kvip comes back on the old holder.
+fn dhcp_failover(
+    lb: &mut LbScenario,
+    svc: &ServiceSpec,
+    dnsmasq: &Dnsmasq,
+    (addr, mac): (Ipv4Addr, MacAddr),
+    old: &str,
+) -> Result<()> {
+    if let Err(e) = lb.scenario.stop_kvip(old) {
+        lb.tl.fail(format!("graceful stop of kvip on {old}: {e:#}"));
+        return Ok(());
+    }
+    lb.tl
+        .note(format!("graceful stop: SIGTERM to kvip on {old}"));
+    let bound = lb.scenario.story.timing.lease_duration + Duration::from_secs(10);
+    match lb.wait_single_holder(addr, Some(old), bound) {
+        Some((new, took)) => {
+            lb.tl.note(format!(
+                "{}: {addr} again, now on {new} ({} ms after the stop)",
+                svc.name,
+                took.as_millis()
+            ));
+            let ips = lb.kube.ingress_ips(&svc.namespace, &svc.name)?;
+            lb.tl.check(
+                ips == [addr],
+                format!("{}: status still {addr} after the failover", svc.name),
+                format!(
+                    "{}: status {ips:?} after the failover, not {addr}",
+                    svc.name
+                ),
+            );
+            let leases: Vec<_> = dnsmasq
+                .leases()?
+                .into_iter()
+                .filter(|l| l.ip == addr)
+                .collect();
+            lb.tl.check(
+                leases.len() == 1 && leases[0].mac == mac,
+                format!("dnsmasq: one lease for {addr}, still MAC {mac}"),
+                format!(
+                    "dnsmasq leases for {addr} after the failover: {leases:?}, want one for {mac}"
+                ),
+            );
+        }
+        None => {
+            let on = hosts_with(&lb.all_hosts(), addr);
+            lb.tl.fail(format!(
+                "{}: {addr} not re-acquired off {old} within {bound:?} (on {on:?})",
+                svc.name
+            ));
+        }
+    }
+    lb.scenario.start_daemon(old)?;
+    lb.tl.note(format!("kvip started again on {old}"));
     Ok(())
 }
