@@ -3,12 +3,12 @@
 //! which live on the Service's macvlan (the task adds them and announces them from the
 //! macvlan's MAC, the one the DHCP server knows) rather than on the Services interface.
 //!
-//! A client the core stops is **released** when its Service is gone (deleted, or no longer
-//! asking for DHCP) and **abandoned** otherwise (leadership moved, daemon stopping): the server
+//! A client the core stops is **released** when its Service is gone (deleted) and **abandoned**
+//! otherwise (leadership moved, daemon stopping): the server
 //! keeps the lease for the MAC written in `kube-vip.io/hwaddr`, so the next holder gets the same
 //! address.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ const STOP_BOUND: Duration = Duration::from_secs(3);
 pub struct StartRequest {
     /// Which client.
     pub id: ClientId,
+    /// The Service's uid: the MAC is derived from it when `hwaddr` is unset, as
+    /// `kvip dhcp-lease --uid` does.
+    pub uid: String,
     /// `kube-vip.io/loadbalancerHostname`.
     pub hostname: Option<String>,
     /// `kube-vip.io/requestedIP`.
@@ -81,9 +84,9 @@ impl ServiceDhcp {
             Some(Ok(mac)) => mac,
             Some(Err(e)) => {
                 warn!(service = %key, error = %e, "kube-vip.io/hwaddr is not a MAC; generating one");
-                stable_mac(&key.to_string())
+                stable_mac(&request.uid)
             }
-            None => stable_mac(&key.to_string()),
+            None => stable_mac(&request.uid),
         };
         let requested_ip = match request.requested {
             Some(IpAddr::V4(ip)) => Some(ip),
@@ -148,12 +151,12 @@ impl ServiceDhcp {
 
     /// Stops a client in the background: released when its Service no longer exists in
     /// `present`, else abandoned (the lease stays for the next holder of the MAC).
-    pub fn stop(&mut self, id: &ClientId, present: &BTreeSet<ServiceKey>) {
+    pub fn stop(&mut self, id: &ClientId, present: &BTreeMap<ServiceKey, String>) {
         self.leased.remove(id);
         let Some(task) = self.tasks.remove(id) else {
             return;
         };
-        let release = !present.contains(&id.0);
+        let release = !present.contains_key(&id.0);
         let key = id.0.clone();
         self.stopping.push(tokio::spawn(async move {
             let how = if release { "released" } else { "abandoned" };

@@ -3,7 +3,7 @@
 //! back every result and watch event (Services, endpoints, Leases, kernel, DHCP), and on the
 //! shutdown signal lets the node withdraw every address and release its Lease before returning.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -53,25 +53,26 @@ pub struct ServicesPorts<A, F> {
     pub events: ServiceEvents,
 }
 
-/// The Services that exist (from the Service watch), to tell "Service gone" from "moved away".
+/// The Services that exist (from the Service watch) with their uids, to tell "Service gone" from
+/// "moved away" and to derive a DHCP client's MAC from the Service's uid.
 #[derive(Default)]
 struct Present {
-    now: BTreeSet<ServiceKey>,
-    relist: Option<BTreeSet<ServiceKey>>,
+    now: BTreeMap<ServiceKey, String>,
+    relist: Option<BTreeMap<ServiceKey, String>>,
 }
 
 impl Present {
     fn track(&mut self, event: &WatchEvent<ServiceView>) {
         match event {
-            WatchEvent::Init => self.relist = Some(BTreeSet::new()),
+            WatchEvent::Init => self.relist = Some(BTreeMap::new()),
             WatchEvent::InitApply(v) => {
                 if let Some(r) = self.relist.as_mut() {
-                    r.insert(v.key.clone());
+                    r.insert(v.key.clone(), v.uid.clone());
                 }
             }
             WatchEvent::InitDone => self.now = self.relist.take().unwrap_or_default(),
             WatchEvent::Apply(v) => {
-                self.now.insert(v.key.clone());
+                self.now.insert(v.key.clone(), v.uid.clone());
             }
             WatchEvent::Delete(v) => {
                 self.now.remove(&v.key);
@@ -200,6 +201,11 @@ where
                 } => {
                     let request = StartRequest {
                         id: (key.clone(), family),
+                        uid: present
+                            .now
+                            .get(&key)
+                            .cloned()
+                            .unwrap_or_else(|| key.to_string()),
                         hostname,
                         requested,
                         hwaddr,
