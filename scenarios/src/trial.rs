@@ -255,13 +255,19 @@ fn outage(samples: &[(u128, bool, bool)], t0: u128) -> (Duration, Option<u128>) 
 
 /// The notable lines of a kvip log after `t0` (unix ns): (seconds since t0, what).
 pub fn log_events(log: &str, t0: u128) -> Vec<(f64, String)> {
-    const NOTABLE: [&str; 6] = [
+    const NOTABLE: [&str; 12] = [
         "lease acquired",
         "leadership lost",
         "address added",
         "address removed",
         "first announcement",
         "lease released",
+        "services lease acquired",
+        "services leadership lost",
+        "service address added",
+        "service address removed",
+        "service first announcement",
+        "services lease released",
     ];
     log.lines()
         .filter_map(|line| {

@@ -152,7 +152,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-pub(crate) fn log_event(event: &Event) {
+fn log_event(event: &Event) {
     match event {
         Event::Acquired { transitions } => info!(transitions, "lease acquired: leading"),
         Event::LostLeadership(reason) => warn!(?reason, "leadership lost"),

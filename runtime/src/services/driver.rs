@@ -24,7 +24,7 @@ use super::leases::{named_lease_events, ServiceLeases};
 use super::status::write_status;
 use super::watch::{endpoint_events, service_events, EndpointSource};
 use crate::manager::clock::CoreClock;
-use crate::manager::driver::{log_event, Exit, SHUTDOWN_BUDGET};
+use crate::manager::driver::{Exit, SHUTDOWN_BUDGET};
 use crate::manager::ports::{AddressPort, FramePort, KernelEvent, LeasePort};
 
 /// Upper bound on one API request, beyond the core's own timeouts, so no future lingers.
@@ -161,7 +161,9 @@ where
                         continue; // announced from the macvlan's MAC by its client
                     }
                     match frames.send(&frame) {
-                        Ok(()) if fresh.remove(&address) => info!(%address, "first announcement"),
+                        Ok(()) if fresh.remove(&address) => {
+                            info!(%address, "service first announcement")
+                        }
                         Ok(()) => debug!(%address, bytes = frame.len(), "announced"),
                         Err(e) => warn!(%address, error = %e, "announcement not sent"),
                     }
@@ -233,7 +235,7 @@ where
                     if let Event::AddressAdded(address) = event {
                         fresh.insert(address);
                     }
-                    log_event(&event);
+                    log_services_event(&event);
                 }
                 ServicesOutput::ServiceEvent(event) => log_service_event(&event),
                 ServicesOutput::Stopped => {
@@ -317,5 +319,30 @@ fn log_service_event(event: &ServiceEvent) {
                 info!("membership view fresh again")
             }
         }
+    }
+}
+
+/// The Services node's election and address events, worded apart from the control-plane
+/// node's (`services lease acquired`, `service address added`, …) so logs and timelines tell
+/// the two Leases and their addresses apart.
+fn log_services_event(event: &Event) {
+    match event {
+        Event::Acquired { transitions } => info!(transitions, "services lease acquired: leading"),
+        Event::LostLeadership(reason) => warn!(?reason, "services leadership lost"),
+        Event::HolderChanged(holder) => info!(
+            holder = holder.as_deref().unwrap_or("<none>"),
+            "services lease holder changed"
+        ),
+        Event::Released => info!("services lease released"),
+        Event::AddressAdded(a) => info!(address = %a, "service address added"),
+        Event::AddressRemoved(a) => info!(address = %a, "service address removed"),
+        Event::AddressDrift { address, present } => {
+            warn!(%address, present, "service address changed behind our back; correcting")
+        }
+        Event::AddressFailed { address, error } => {
+            warn!(%address, error, "service address operation failed; retrying")
+        }
+        Event::LeaseRequestFailed(e) => warn!(error = e, "services lease request failed"),
+        Event::Ignored(what) => debug!(what, "ignored input"),
     }
 }
