@@ -138,6 +138,30 @@ impl Kube {
         bail!("kubectl get {kind} {namespace}/{name}: {}", o.stderr.trim())
     }
 
+    /// The Warning Events on a Service, as `(reason, message)`.
+    pub fn warning_events(&self, namespace: &str, name: &str) -> Result<Vec<(String, String)>> {
+        let selector =
+            format!("involvedObject.kind=Service,involvedObject.name={name},type=Warning");
+        let o = self.kubectl.output(&[
+            "get",
+            "events",
+            "-n",
+            namespace,
+            "--field-selector",
+            &selector,
+            "-o",
+            "jsonpath={range .items[*]}{.reason}{\"\\t\"}{.message}{\"\\n\"}{end}",
+        ])?;
+        if !o.ok() {
+            bail!("kubectl get events -n {namespace}: {}", o.stderr.trim());
+        }
+        Ok(o.stdout
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(r, m)| (r.to_string(), m.to_string()))
+            .collect())
+    }
+
     /// The IPv4 addresses of `status.loadBalancer.ingress` (none when absent).
     pub fn ingress_ips(&self, namespace: &str, name: &str) -> Result<Vec<Ipv4Addr>> {
         let text = self

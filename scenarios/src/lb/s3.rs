@@ -19,9 +19,9 @@ use kvip_core::wire::MacAddr;
 use kvip_testbed::netns::dnsmasq::{Dnsmasq, DnsmasqConfig};
 use kvip_testbed::netns::ClusterSpec;
 
-use super::harness::LbScenario;
+use super::harness::{LbScenario, ANSWER_BOUND};
 use super::kube::{wait_for, ServiceSpec};
-use super::stand_in::{hosts_with, interface_with, NGINX_PORT};
+use super::stand_in::{hosts_with, interface_with, nginx_reply, Answer, NGINX_PORT};
 use super::timeline::Timeline;
 use super::Mode;
 use crate::story;
@@ -92,6 +92,9 @@ pub fn run(mode: Mode) -> Result<Timeline> {
             "nginx-none (no annotation, no loadBalancerIP): not published",
             format!("nginx-none has no address to publish but status has {ips:?}"),
         );
+    }
+    if mode == Mode::Full {
+        bad_annotation(&mut lb, &nginx)?;
     }
     // Gone before the cloud provider starts, which would give it an address.
     lb.kube.delete_service(&none.namespace, &none.name)?;
@@ -277,4 +280,42 @@ fn dhcp_failover(
     lb.scenario.start_daemon(old)?;
     lb.tl.note(format!("kvip started again on {old}"));
     Ok(())
+}
+
+/// A Service whose `kube-vip.io/loadbalancerIPs` is not an address: a Warning Event on it, and
+/// `nginx` keeps its address and answers.
+fn bad_annotation(lb: &mut LbScenario, nginx: &ServiceSpec) -> Result<()> {
+    let mut bad = ServiceSpec::new("nginx-bad", "default", 80, NGINX_PORT);
+    bad.annotations.push((
+        "kube-vip.io/loadbalancerIPs".into(),
+        "192.168.205.300".into(),
+    ));
+    lb.create(&bad)?;
+    let kube = &lb.kube;
+    let event = wait_for(Duration::from_secs(15), Duration::from_millis(200), || {
+        Ok(kube
+            .warning_events(&bad.namespace, &bad.name)?
+            .into_iter()
+            .next())
+    });
+    match event {
+        Some(((reason, message), took)) => lb.tl.note(format!(
+            "nginx-bad (loadbalancerIPs 192.168.205.300): Warning Event {reason}: {message:?} after {} ms",
+            took.as_millis()
+        )),
+        None => lb.tl.fail("nginx-bad (loadbalancerIPs 192.168.205.300): no Warning Event within 15 s"),
+    }
+    let ips = lb.kube.ingress_ips(&bad.namespace, &bad.name)?;
+    lb.tl.check(
+        ips.is_empty(),
+        "nginx-bad: not published",
+        format!("nginx-bad has an unusable address but status has {ips:?}"),
+    );
+    lb.expect(
+        STATIC,
+        nginx.ports[0],
+        Answer::Reply(nginx_reply(&lb.services_holder().unwrap_or_default())),
+        ANSWER_BOUND,
+    );
+    lb.kube.delete_service(&bad.namespace, &bad.name)
 }
