@@ -3,7 +3,7 @@
 //! back every result and watch event (Services, endpoints, Leases, kernel, DHCP), and on the
 //! shutdown signal lets the node withdraw every address and release its Lease before returning.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -13,9 +13,9 @@ use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
 use kube::Client;
 use kvip_core::service::{
-    ServiceEvent, ServiceKey, ServiceView, ServicesInput, ServicesNode, ServicesOutput,
+    ServiceEvent, ServiceKey, ServiceView, ServicesInput, ServicesNode, ServicesOutput, StatusWrite,
 };
-use kvip_core::{Event, LeaseError, WatchEvent};
+use kvip_core::{Event, LeaseError, OpId, WatchEvent};
 use tracing::{debug, info, warn};
 
 use super::dhcp_clients::{ServiceDhcp, StartRequest};
@@ -29,6 +29,49 @@ use crate::manager::ports::{AddressPort, FramePort, KernelEvent, LeasePort};
 
 /// Upper bound on one API request, beyond the core's own timeouts, so no future lingers.
 const REQUEST_CAP: Duration = Duration::from_secs(30);
+
+/// Status writes (a GET and up to two PUTs each) in flight at once: after a takeover of a
+/// thousand Services the writes queue here instead of opening a thousand requests (memory) and
+/// competing with the Lease renewals.
+const STATUS_WRITES_IN_FLIGHT: usize = 32;
+
+/// Time a graceful stop may take: the control plane's budget, plus 2 ms for each address to
+/// remove (a thousand removals take most of a second), at most 10 s more — the Lease is released
+/// only after the last removal, so running out of budget leaves it to expire.
+fn shutdown_budget(addresses: usize) -> Duration {
+    let per_address = Duration::from_millis(2).saturating_mul(addresses as u32);
+    SHUTDOWN_BUDGET + per_address.min(Duration::from_secs(10))
+}
+
+/// One status write as a pending future answering [`ServicesInput::StatusWritten`].
+fn status_write(
+    client: Client,
+    op: OpId,
+    write: StatusWrite,
+) -> BoxFuture<'static, Option<ServicesInput>> {
+    Box::pin(async move {
+        let result = tokio::time::timeout(REQUEST_CAP, write_status(client, &write))
+            .await
+            .unwrap_or_else(|_| Ok(false));
+        let result = match result {
+            Ok(wrote) => {
+                if wrote {
+                    debug!(
+                        service = %write.key,
+                        ingress = ?write.ingress.iter().map(|i| i.ip).collect::<Vec<_>>(),
+                        "status written"
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => {
+                warn!(service = %write.key, error = %e, "status write failed");
+                Err(e.to_string())
+            }
+        };
+        Some(ServicesInput::StatusWritten { op, result })
+    })
+}
 
 /// The real IO a Services node runs with.
 pub struct ServicesPorts<A, F> {
@@ -113,6 +156,8 @@ where
     let mut give_up_at: Option<tokio::time::Instant> = None;
     let mut present = Present::default();
     let mut fresh = BTreeSet::new();
+    let mut status_queue: VecDeque<(OpId, StatusWrite)> = VecDeque::new();
+    let mut status_in_flight = 0usize;
     loop {
         while let Some(output) = node.poll_output() {
             match output {
@@ -168,32 +213,7 @@ where
                         Err(e) => warn!(%address, error = %e, "announcement not sent"),
                     }
                 }
-                ServicesOutput::WriteStatus { op, write } => {
-                    let client = client.clone();
-                    pending.push(Box::pin(async move {
-                        let result =
-                            tokio::time::timeout(REQUEST_CAP, write_status(client, &write))
-                                .await
-                                .unwrap_or_else(|_| Ok(false));
-                        let result = match result {
-                            Ok(wrote) => {
-                                if wrote {
-                                    info!(
-                                        service = %write.key,
-                                        ingress = ?write.ingress.iter().map(|i| i.ip).collect::<Vec<_>>(),
-                                        "status written"
-                                    );
-                                }
-                                Ok(())
-                            }
-                            Err(e) => {
-                                warn!(service = %write.key, error = %e, "status write failed");
-                                Err(e.to_string())
-                            }
-                        };
-                        Some(ServicesInput::StatusWritten { op, result })
-                    }));
-                }
+                ServicesOutput::WriteStatus { op, write } => status_queue.push_back((op, write)),
                 ServicesOutput::DhcpStart {
                     key,
                     family,
@@ -248,10 +268,20 @@ where
                 }
             }
         }
+        while status_in_flight < STATUS_WRITES_IN_FLIGHT {
+            let Some((op, write)) = status_queue.pop_front() else {
+                break;
+            };
+            status_in_flight += 1;
+            pending.push(status_write(client.clone(), op, write));
+        }
         let deadline = node.poll_timeout().map(|t| clock.to_tokio(t));
         let budget = give_up_at;
         tokio::select! {
             Some(input) = pending.next(), if !pending.is_empty() => {
+                if matches!(input, Some(ServicesInput::StatusWritten { .. })) {
+                    status_in_flight -= 1;
+                }
                 if let Some(input) = input {
                     node.handle_input(clock.now(), input);
                 }
@@ -285,7 +315,8 @@ where
             }
             () = &mut shutdown, if give_up_at.is_none() => {
                 info!("shutdown requested: withdrawing Service addresses, then releasing the lease");
-                give_up_at = Some(tokio::time::Instant::now() + SHUTDOWN_BUDGET);
+                let budget = shutdown_budget(node.configured().len());
+                give_up_at = Some(tokio::time::Instant::now() + budget);
                 node.shutdown(clock.now());
             }
             () = sleep_until(budget), if budget.is_some() => {
