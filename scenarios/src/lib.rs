@@ -10,12 +10,14 @@
 //! | [`keepalived`] | keepalived as S4 configures it: the baseline the benchmark compares kvip with |
 //! | [`bench`] | the failover benchmark's figures: percentiles, the table, /proc readings |
 //! | [`lb`] | the LoadBalancer stories (S2's Services, S3) with node, kube-proxy and DHCP stand-ins |
+//! | [`lb_bench`] | the LoadBalancer Services benchmark: global and per-service mode at N Services |
 
 pub mod bench;
 pub mod binaries;
 pub mod faults;
 pub mod keepalived;
 pub mod lb;
+pub mod lb_bench;
 pub mod runner;
 pub mod story;
 pub mod trial;
