@@ -17,11 +17,31 @@ pub enum Defect {
     NoWatchTakeover,
     /// Stop trying after a 409 Conflict (the "election wedged until restart" bug).
     StopAfterConflict,
+    /// Services, per-service mode: announce a group gained from a live member at once instead
+    /// of after the handover delay.
+    ServicesNoHandoverDelay,
+    /// Services: take endpoints only from a (re)list, ignoring changes between lists.
+    ServicesIgnoreEndpointChanges,
+    /// Services, per-service mode: a member never leaves the view once counted live.
+    ServicesStickyMembers,
 }
 
 impl Defect {
     /// Every defect, for listings.
-    pub const ALL: [Defect; 6] = [
+    pub const ALL: [Defect; 9] = [
+        Defect::FenceFromResponse,
+        Defect::ReleaseBeforeRemove,
+        Defect::AnnounceBeforeAdd,
+        Defect::AnnounceOnce,
+        Defect::NoWatchTakeover,
+        Defect::StopAfterConflict,
+        Defect::ServicesNoHandoverDelay,
+        Defect::ServicesIgnoreEndpointChanges,
+        Defect::ServicesStickyMembers,
+    ];
+
+    /// The defects planted in the control-plane [`crate::Node`] (the others are Services-only).
+    pub const CONTROL_PLANE: [Defect; 6] = [
         Defect::FenceFromResponse,
         Defect::ReleaseBeforeRemove,
         Defect::AnnounceBeforeAdd,
@@ -39,6 +59,9 @@ impl Defect {
             Defect::AnnounceOnce => "announce-once",
             Defect::NoWatchTakeover => "no-watch-takeover",
             Defect::StopAfterConflict => "stop-after-conflict",
+            Defect::ServicesNoHandoverDelay => "services-no-handover-delay",
+            Defect::ServicesIgnoreEndpointChanges => "services-ignore-endpoint-changes",
+            Defect::ServicesStickyMembers => "services-sticky-members",
         }
     }
 

@@ -174,7 +174,9 @@ fn s2_lb_end_to_end() {
     if skip_story() {
         return;
     }
-    let _turn = ONE_STORY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_STORY_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let timeline = lb::run("s2-lb", Mode::Full).expect("S2's LoadBalancer part runs");
     assert!(timeline.failures.is_empty(), "{:#?}", timeline.failures);
 }
@@ -184,7 +186,9 @@ fn s3_end_to_end() {
     if skip_story() {
         return;
     }
-    let _turn = ONE_STORY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_STORY_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let timeline = lb::run("s3", Mode::Full).expect("S3 runs");
     assert!(timeline.failures.is_empty(), "{:#?}", timeline.failures);
 }

@@ -19,6 +19,7 @@ use super::plan::Plan;
 use super::queue::Queue;
 use super::status::StatusWriter;
 use crate::config::LeaseRef;
+use crate::defects::Defect;
 use crate::election::ElectorConfig;
 use crate::io::{Event, WatchEvent};
 use crate::time::Instant;
@@ -141,6 +142,8 @@ impl ServicesNode {
                     None => self.plan_stale |= changed,
                 }
             }
+            ServicesInput::EndpointsWatch(WatchEvent::Apply(_) | WatchEvent::Delete(_))
+                if self.cfg.defects.has(Defect::ServicesIgnoreEndpointChanges) => {}
             ServicesInput::EndpointsWatch(event) => self.plan_stale |= self.endpoints.handle(event),
             ServicesInput::LeaseWatch(event) => self.announcer.handle_watch(now, event, out),
             ServicesInput::LeaseResponse { op, result } => {

@@ -138,7 +138,10 @@ impl ServicesNode {
                 let mine = mine.map(|g| g.id.clone()).collect();
                 self.handover.own_all(now, mine, events);
             }
-            Standing::Share(live) => {
+            Standing::Share(mut live) => {
+                if self.cfg.defects.has(Defect::ServicesStickyMembers) {
+                    live.extend(self.assigned.iter().flat_map(|a| a.live.iter().cloned()));
+                }
                 let current = self
                     .assigned
                     .as_ref()
@@ -156,7 +159,11 @@ impl ServicesNode {
                     assignment: &map,
                     live: &live,
                 };
-                let delay = self.cfg.handover_delay;
+                let delay = if self.cfg.defects.has(Defect::ServicesNoHandoverDelay) {
+                    std::time::Duration::ZERO
+                } else {
+                    self.cfg.handover_delay
+                };
                 self.handover.own_assigned(now, &view, delay, events);
                 self.assigned = Some(Assigned {
                     plan_version: self.plan_version,

@@ -9,6 +9,7 @@ mod inject;
 pub mod invariants;
 pub mod options;
 pub mod rng;
+pub mod services;
 pub mod stats;
 pub mod trace;
 pub mod world;

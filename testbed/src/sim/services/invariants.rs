@@ -1,0 +1,238 @@
+//! The properties the Services simulator checks, and the typed [`ServicesViolation`] each
+//! reports. A node *announces* an address when its core reports it announcing **and** its
+//! (simulated) kernel has it configured.
+//!
+//! - `one_announcer` (after every step). **Global mode: strict**, an address is never announced
+//!   by two nodes: only the leader announces; a cut-off leader fences itself `renewDeadline`
+//!   after it *sent* its last successful renew, and nobody can take the Lease before
+//!   `leaseDuration` has passed since observing that renew (client-go's rule; clock drift is far
+//!   below the gap); a graceful leader removes its addresses before releasing.
+//!   **Per-service mode**: each node acts on its own view of the members, Services and endpoints,
+//!   and views lag (watch latency). Two nodes may announce one address at once only while one of
+//!   them is *behind*: it has not yet received a change event (a Service or endpoints change, or
+//!   any Lease write: even a plain renew revives a member that a lagging view had expired; not a
+//!   status write) that the API emitted at or before
+//!   `s - d`, where `s` is when the later of the two began announcing it and `d` is the
+//!   handover delay if that node waited one out (its gain came from a live member) and zero if
+//!   it took the group at once (new, unassigned, or from an expired member). A cut-off node is
+//!   behind on every change it missed until its re-list arrives. So a handover from a live
+//!   member only overlaps when a view lagged by more than the handover delay, which is exactly
+//!   the design's claim.
+//! - `local_policy` (after every step, so after every input each node processes): a node never
+//!   announces an address all of whose users, in the view it has *received*, are Local-policy
+//!   Services without a ready endpoint on it. It must withdraw while processing the endpoints
+//!   event that removes its last one.
+//! - `eventually_announced` (once, a bound after the faults healed and churn stopped): every
+//!   address some Service wants is announced by exactly one live node, an eligible one (any node
+//!   for Cluster policy, one with a ready endpoint for Local), when one is eligible; in global
+//!   mode "eligible" also means "the Lease's holder", which must be a live node. Nothing else
+//!   is announced.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use super::objects::Wanted;
+use super::options::Mode;
+
+/// A broken invariant, with the true time (ns) it was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServicesViolation {
+    /// Two nodes announced one address outside a handover window.
+    TwoAnnouncers {
+        /// When.
+        at: u64,
+        /// The address.
+        address: IpAddr,
+        /// The announcers.
+        nodes: Vec<String>,
+    },
+    /// A node announced a Local-policy address without a ready local endpoint.
+    LocalWithoutEndpoint {
+        /// When.
+        at: u64,
+        /// The address.
+        address: IpAddr,
+        /// The node.
+        node: String,
+    },
+    /// After the heal, an address was not announced by exactly one eligible node.
+    NotAnnounced {
+        /// When.
+        at: u64,
+        /// The address.
+        address: IpAddr,
+        /// Who announces it.
+        announcers: Vec<String>,
+        /// Who may (empty: nobody should).
+        eligible: Vec<String>,
+    },
+    /// Too many steps: something spins without time passing.
+    Livelock {
+        /// When.
+        at: u64,
+        /// Steps taken.
+        steps: u64,
+    },
+}
+
+impl ServicesViolation {
+    /// The invariant's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServicesViolation::TwoAnnouncers { .. } => "one_announcer",
+            ServicesViolation::LocalWithoutEndpoint { .. } => "local_policy",
+            ServicesViolation::NotAnnounced { .. } => "eventually_announced",
+            ServicesViolation::Livelock { .. } => "bounded_steps",
+        }
+    }
+}
+
+impl fmt::Display for ServicesViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |ns: &u64| *ns as f64 / 1e6;
+        match self {
+            ServicesViolation::TwoAnnouncers { at, address, nodes } => write!(
+                f,
+                "one_announcer: {nodes:?} announce {address} at {:.3}ms",
+                ms(at)
+            ),
+            ServicesViolation::LocalWithoutEndpoint { at, address, node } => write!(
+                f,
+                "local_policy: {node} announces {address} at {:.3}ms without a ready endpoint",
+                ms(at)
+            ),
+            ServicesViolation::NotAnnounced {
+                at,
+                address,
+                announcers,
+                eligible,
+            } => write!(
+                f,
+                "eventually_announced: at {:.3}ms {address} is announced by {announcers:?}, \
+                 eligible {eligible:?}",
+                ms(at)
+            ),
+            ServicesViolation::Livelock { at, steps } => {
+                write!(f, "bounded_steps: {steps} steps by {:.3}ms", ms(at))
+            }
+        }
+    }
+}
+
+/// One node announcing one address, as `one_announcer` needs to judge it.
+#[derive(Debug, Clone)]
+pub struct Announcer {
+    /// The node.
+    pub node: String,
+    /// When it began announcing the address (true ns).
+    pub since: u64,
+    /// Whether its gain of the address's group waited out the handover delay.
+    pub waited: bool,
+    /// Emission times of the change events it has not received yet.
+    pub behind: Vec<u64>,
+}
+
+/// `one_announcer` for one address.
+pub fn one_announcer(
+    now: u64,
+    mode: Mode,
+    handover_ns: u64,
+    address: IpAddr,
+    announcers: &[Announcer],
+) -> Result<(), ServicesViolation> {
+    let violation = || ServicesViolation::TwoAnnouncers {
+        at: now,
+        address,
+        nodes: announcers.iter().map(|a| a.node.clone()).collect(),
+    };
+    if announcers.len() < 2 {
+        return Ok(());
+    }
+    if mode == Mode::Global {
+        return Err(violation());
+    }
+    for (i, a) in announcers.iter().enumerate() {
+        for b in &announcers[i + 1..] {
+            let later = if (b.since, &b.node) > (a.since, &a.node) {
+                b
+            } else {
+                a
+            };
+            let wait = if later.waited { handover_ns } else { 0 };
+            let Some(cutoff) = later.since.checked_sub(wait) else {
+                return Err(violation());
+            };
+            let lagging = [a, b].iter().any(|n| n.behind.iter().any(|&e| e <= cutoff));
+            if !lagging {
+                return Err(violation());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One Service as a node last received it: its address, whether it is Local, whether the node
+/// had a ready endpoint of it.
+#[derive(Debug, Clone, Copy)]
+pub struct SeenUser {
+    /// `externalTrafficPolicy: Local`.
+    pub local: bool,
+    /// A ready endpoint on this node.
+    pub ready_here: bool,
+}
+
+/// `local_policy` for one node announcing `address`, used by `users` in its received view.
+pub fn local_policy(
+    now: u64,
+    node: &str,
+    address: IpAddr,
+    users: &[SeenUser],
+) -> Result<(), ServicesViolation> {
+    let local_only = !users.is_empty() && users.iter().all(|u| u.local);
+    if local_only && !users.iter().any(|u| u.ready_here) {
+        return Err(ServicesViolation::LocalWithoutEndpoint {
+            at: now,
+            address,
+            node: node.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `eventually_announced` over the whole world: `wanted` from the stored objects, who announces
+/// what, the live nodes, and in global mode the Lease's holder.
+pub fn eventually_announced(
+    now: u64,
+    wanted: &BTreeMap<IpAddr, Wanted>,
+    announcers: &BTreeMap<IpAddr, Vec<String>>,
+    live: &BTreeSet<String>,
+    global_holder: Option<Option<&str>>,
+) -> Vec<ServicesViolation> {
+    let mut out = vec![];
+    let addresses: BTreeSet<IpAddr> = wanted.keys().chain(announcers.keys()).copied().collect();
+    for address in addresses {
+        let mut eligible: BTreeSet<String> = match wanted.get(&address) {
+            None => BTreeSet::new(),
+            Some(Wanted::Anywhere) => live.clone(),
+            Some(Wanted::OnlyOn(nodes)) => nodes.intersection(live).cloned().collect(),
+        };
+        if let Some(Some(holder)) = global_holder.filter(|h| h.is_some_and(|h| live.contains(h))) {
+            eligible.retain(|n| n == holder);
+        }
+        let by: Vec<String> = announcers.get(&address).cloned().unwrap_or_default();
+        let ok = match eligible.is_empty() {
+            true => by.is_empty(),
+            false => by.len() == 1 && eligible.contains(&by[0]),
+        };
+        if !ok {
+            out.push(ServicesViolation::NotAnnounced {
+                at: now,
+                address,
+                announcers: by,
+                eligible: eligible.into_iter().collect(),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,170 @@
+//! The Services simulator: seeds with faults and churn keep every invariant in both election
+//! modes, the same seed gives the same trace, and each invariant catches the defect planted
+//! against it within a bounded number of seeds.
+
+use std::time::Instant;
+
+use kvip_core::{Defect, Defects};
+use kvip_testbed::sim::services::{run, run_traced, Mode, ServicesSimOptions};
+
+const CLEAN_SEEDS: u64 = 200;
+const DEFECT_SEEDS: u64 = 200;
+
+/// Runs the clean seeds of `mode`; returns the failing ones with their first violation.
+fn failing_seeds(mode: Mode) -> Vec<(u64, String)> {
+    let started = Instant::now();
+    let mut steps = 0;
+    let mut failing = vec![];
+    for seed in 0..CLEAN_SEEDS {
+        let report = run(
+            ServicesSimOptions::from_seed(seed, mode),
+            Defects::default(),
+        );
+        steps += report.steps;
+        if let Some(v) = report.violations.first() {
+            failing.push((seed, v.to_string()));
+        }
+    }
+    println!(
+        "{mode:?}: {CLEAN_SEEDS} seeds, {} failing, {steps} steps, {:?}",
+        failing.len(),
+        started.elapsed()
+    );
+    failing
+}
+
+fn clean(mode: Mode) {
+    let failing = failing_seeds(mode);
+    assert!(failing.is_empty(), "{mode:?}: {failing:#?}");
+}
+
+#[test]
+fn global_mode_seeds_keep_every_invariant() {
+    clean(Mode::Global);
+}
+
+/// The seeds (of the first 200) that reproduce the known restart bug of per-service mode.
+const KNOWN_RESTART_BUG_SEEDS: [u64; 2] = [29, 43];
+
+/// Per-service mode keeps every invariant on every seed but the ones that reproduce the known
+/// restart bug (see [`restarted_node_must_not_count_a_dead_members_lease_as_live`]): any other
+/// failing seed is a new regression, and once the bug is fixed this test asks to be tightened.
+#[test]
+fn per_service_mode_seeds_keep_every_invariant_but_the_known_restart_bug() {
+    let failing = failing_seeds(Mode::PerService);
+    let seeds: Vec<u64> = failing.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seeds, KNOWN_RESTART_BUG_SEEDS, "{failing:#?}");
+    assert!(
+        failing.iter().all(|(_, v)| v.contains("one_announcer")),
+        "{failing:#?}"
+    );
+}
+
+/// A real bug the simulator found (per-service mode). node-0 is dead (its membership Lease still
+/// names it); node-2 expired it long ago. node-1 restarts: its first list shows node-0's Lease,
+/// and by client-go's rule it counts node-0 live for a full leaseDuration (5 s) from that
+/// observation. Its assignment over {node-0, node-1, node-2} differs from node-2's over
+/// {node-1, node-2}; the first assignment waits only the handover delay (2 s), so node-1 begins
+/// announcing a group node-2 still announces (in node-2's view it is node-2's), and both announce
+/// it until node-1 expires node-0, ~3 s later (seed 29: 10.0.1.2 from 42.02 s; seed 43:
+/// 10.0.0.3 from 38.16 s). No view lags on any event: the two views disagree by construction.
+#[test]
+#[ignore = "known core bug: reproduces until the first assignment after start waits out leaseDuration (or equivalent)"]
+fn restarted_node_must_not_count_a_dead_members_lease_as_live() {
+    for seed in KNOWN_RESTART_BUG_SEEDS {
+        let report = run(
+            ServicesSimOptions::from_seed(seed, Mode::PerService),
+            Defects::default(),
+        );
+        assert_eq!(report.violations, vec![], "seed {seed}");
+    }
+}
+
+#[test]
+fn a_seed_names_one_trace() {
+    for mode in [Mode::Global, Mode::PerService] {
+        let opts = ServicesSimOptions::from_seed(7, mode);
+        let a = run(opts.clone(), Defects::default());
+        let b = run(opts, Defects::default());
+        assert_eq!(a.trace_hash, b.trace_hash);
+        assert_eq!(a.steps, b.steps);
+        let c = run(ServicesSimOptions::from_seed(8, mode), Defects::default());
+        assert_ne!(a.trace_hash, c.trace_hash);
+    }
+}
+
+/// The first seed in `0..DEFECT_SEEDS` whose violations include `invariant` with `defect`.
+fn assert_caught(defect: Defect, mode: Mode, invariant: &str) {
+    let seed = (0..DEFECT_SEEDS).find(|&seed| {
+        let report = run(
+            ServicesSimOptions::from_seed(seed, mode),
+            Defects::planted(defect),
+        );
+        report.violations.iter().any(|v| v.name() == invariant)
+    });
+    let Some(seed) = seed else {
+        panic!(
+            "{} planted, but no {mode:?} seed in 0..{DEFECT_SEEDS} broke {invariant}",
+            defect.name()
+        );
+    };
+    println!(
+        "{} caught by {invariant} at {mode:?} seed {seed}",
+        defect.name()
+    );
+}
+
+#[test]
+fn one_announcer_catches_a_handover_without_delay() {
+    assert_caught(
+        Defect::ServicesNoHandoverDelay,
+        Mode::PerService,
+        "one_announcer",
+    );
+}
+
+#[test]
+fn local_policy_catches_ignored_endpoint_changes() {
+    assert_caught(
+        Defect::ServicesIgnoreEndpointChanges,
+        Mode::Global,
+        "local_policy",
+    );
+    assert_caught(
+        Defect::ServicesIgnoreEndpointChanges,
+        Mode::PerService,
+        "local_policy",
+    );
+}
+
+#[test]
+fn eventually_announced_catches_members_that_never_leave() {
+    assert_caught(
+        Defect::ServicesStickyMembers,
+        Mode::PerService,
+        "eventually_announced",
+    );
+}
+
+/// Prints the trace of one seed: `KVIP_SEED=29 KVIP_MODE=per-service cargo test -p
+/// kvip-testbed --test services_sim replay -- --ignored --nocapture` (`KVIP_PLANT` plants a
+/// defect by name).
+#[test]
+#[ignore]
+fn replay() {
+    let seed = std::env::var("KVIP_SEED").map_or(0, |s| s.parse().expect("a seed"));
+    let mode = match std::env::var("KVIP_MODE").as_deref() {
+        Ok("global") => Mode::Global,
+        _ => Mode::PerService,
+    };
+    let defects = match std::env::var("KVIP_PLANT") {
+        Ok(name) => Defects::planted(Defect::from_name(&name).expect("a defect name")),
+        Err(_) => Defects::default(),
+    };
+    let report = run_traced(ServicesSimOptions::from_seed(seed, mode), defects);
+    println!("{}", report.options);
+    for line in &report.trace {
+        println!("{line}");
+    }
+    println!("{:#?}", report.violations);
+}
