@@ -45,16 +45,29 @@ async fn run_manager(config: Config) -> anyhow::Result<()> {
     };
     let client = kube_client(&config, &vips).await?;
     let shutdown = shutdown_signal().boxed().shared();
+    // On a stop the control plane goes first: its address removal, Lease release and the
+    // takeover elsewhere are what kubectl waits on, and the Services' own release would compete
+    // with them for the same API server. The Services stop right after.
+    let (cp_stopped, cp_stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let control_plane = async {
-        if config.cp_enable {
+        let exit = if config.cp_enable {
             run_control_plane(&config, vips.clone(), client.clone(), shutdown.clone()).await
         } else {
             Ok(Exit::Stopped)
+        };
+        let _ = cp_stopped.send(());
+        exit
+    };
+    let services_shutdown = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            let _ = cp_stopped_rx.await;
         }
     };
     let services = async {
         if config.svc_enable {
-            crate::services::start::run_services(&config, client.clone(), shutdown.clone()).await
+            crate::services::start::run_services(&config, client.clone(), services_shutdown).await
         } else {
             Ok(Exit::Stopped)
         }
