@@ -185,6 +185,14 @@ impl Announcer {
         self.membership.as_ref().is_none_or(|m| m.is_fresh(now))
     }
 
+    /// Per-service mode: until when the view holds a member not yet confirmed by a renewal
+    /// (nothing new is announced before; see [`Membership::unconfirmed_until`]).
+    pub fn unconfirmed_until(&self, now: Instant) -> Option<Instant> {
+        self.membership
+            .as_ref()
+            .and_then(|m| m.unconfirmed_until(now))
+    }
+
     /// When the membership view next changes by itself (an expiry, or going stale).
     pub fn view_change(&self, now: Instant) -> Option<Instant> {
         self.membership.as_ref().and_then(|m| m.next_change(now))

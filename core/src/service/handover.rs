@@ -136,14 +136,17 @@ impl Handover {
     }
 
     /// Marks due groups announced (reporting each once) and returns the ones announced now.
+    /// With `hold_new`, groups not announced yet stay waiting (the membership view still holds
+    /// an unconfirmed member); those already announced stay announced.
     pub fn activate(
         &mut self,
         now: Instant,
+        hold_new: bool,
         events: &mut Vec<ServiceEvent>,
     ) -> BTreeSet<ServiceKey> {
         let mut active = BTreeSet::new();
         for (id, o) in &mut self.owned {
-            if now >= o.announce_at {
+            if now >= o.announce_at && (o.announced || !hold_new) {
                 if !o.announced {
                     o.announced = true;
                     events.push(ServiceEvent::Announcing(id.clone()));

@@ -6,6 +6,11 @@
 //!   on the **local monotonic clock** since the current record was first observed (client-go's
 //!   rule; a renew changes the resourceVersion, which restarts the count).
 //! - A released Lease (no holder: graceful stop) ends membership at once; a deleted one too.
+//! - A member first seen in a list (not written while this node watched) is *unconfirmed* until a
+//!   renewal of it is seen: its Lease may be a dead node's leftover that the others have long
+//!   expired. While an unconfirmed member still counts as live, this node's view may disagree with
+//!   theirs, so it starts announcing nothing new ([`Membership::unconfirmed_until`]); in a healthy
+//!   cluster the first renewals confirm everybody within a retryPeriod.
 //! - The view is *fresh* while the watch has completed a list and delivered something within
 //!   1.5 × retryPeriod: every live member renews every retryPeriod (this node included), so a
 //!   healthy watch is never silent that long. A node announces nothing from a stale view: it might
@@ -33,6 +38,8 @@ struct Seen {
     duration: Duration,
     version: ResourceVersion,
     first_observed: Instant,
+    /// A write of this Lease was seen while watching (not only a list).
+    confirmed: bool,
 }
 
 /// The other members, as seen on the membership watch.
@@ -68,7 +75,7 @@ impl Membership {
         match event {
             WatchEvent::Init => self.relist = Some(BTreeSet::new()),
             WatchEvent::InitApply(lease) => {
-                if let Some(node) = self.observe(now, lease) {
+                if let Some(node) = self.observe(now, lease, false) {
                     self.relist.get_or_insert_with(BTreeSet::new).insert(node);
                 }
             }
@@ -78,7 +85,7 @@ impl Membership {
                 self.synced = true;
             }
             WatchEvent::Apply(lease) => {
-                self.observe(now, lease);
+                self.observe(now, lease, true);
             }
             WatchEvent::Delete(lease) => {
                 if let Some(node) = self.member_of(&lease.name) {
@@ -94,15 +101,17 @@ impl Membership {
         (!node.is_empty() && node != self.own).then(|| node.to_owned())
     }
 
-    fn observe(&mut self, now: Instant, named: &NamedLease) -> Option<String> {
+    /// Records a member's Lease; `written` when the watch delivered it as a change (not a list).
+    fn observe(&mut self, now: Instant, named: &NamedLease, written: bool) -> Option<String> {
         let node = self.member_of(&named.name)?;
         let record = &named.lease.record;
         let version = named.lease.resource_version.clone();
-        let newer = self
-            .members
-            .get(&node)
-            .is_none_or(|s| version.is_newer_than(&s.version));
+        let known = self.members.get(&node);
+        let newer = known.is_none_or(|s| version.is_newer_than(&s.version));
         if newer {
+            // Written while we watched, or renewed since we last saw it: the member is alive (or
+            // was, recently enough for the others to have seen the same renewal).
+            let confirmed = written || known.is_some();
             let duration = match record.lease_duration_seconds {
                 0 => self.default_duration,
                 s => Duration::from_secs(u64::from(s)),
@@ -112,6 +121,7 @@ impl Membership {
                 duration,
                 version,
                 first_observed: now,
+                confirmed,
             };
             self.members.insert(node.clone(), seen);
         }
@@ -130,6 +140,17 @@ impl Membership {
             .filter(|(_, s)| s.holder_is_member && now < s.first_observed + s.duration)
             .map(|(node, _)| node.clone())
             .collect()
+    }
+
+    /// Until when a live member is still unconfirmed (seen only in a list, never renewed since):
+    /// the latest expiry of such members, `None` when there is none.
+    pub fn unconfirmed_until(&self, now: Instant) -> Option<Instant> {
+        self.members
+            .values()
+            .filter(|s| s.holder_is_member && !s.confirmed)
+            .map(|s| s.first_observed + s.duration)
+            .filter(|&t| t > now)
+            .max()
     }
 
     /// When the view next changes by itself: a live member expires, or the view goes stale.

@@ -48,6 +48,10 @@
 //! - **join** (or return after a restart): the newcomer announces nothing until its first full
 //!   view, and then only after the handover delay; the members losing groups to it withdraw as
 //!   soon as they see its Lease. The moved groups are unreachable for about the handover delay.
+//!   A member its first list shows but whose renewal it has not yet seen may be a dead node's
+//!   leftover Lease the others expired long ago (their views then differ); the newcomer starts
+//!   announcing nothing new until every such member is confirmed by a renewal (within a
+//!   retryPeriod when alive) or has expired (leaseDuration after the list).
 //! - **stale view**: a node whose Lease watch has been silent for 1.5 × retryPeriod (a healthy
 //!   watch delivers every member's renewals, its own included) might have missed a newcomer, so
 //!   it withdraws everything until the watch delivers again. Since that is shorter than the

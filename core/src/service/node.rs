@@ -61,6 +61,8 @@ pub struct ServicesNode {
     pub(super) last_standing: Standing,
     pub(super) assigned: Option<Assigned>,
     pub(super) view_fresh: bool,
+    /// The membership view held an unconfirmed member when ownership was last derived.
+    pub(super) unconfirmed: bool,
     pub(super) handover: Handover,
     pub(super) active: BTreeSet<ServiceKey>,
     pub(super) serving: BTreeSet<ServiceKey>,
@@ -105,6 +107,7 @@ impl ServicesNode {
             last_standing: Standing::Nothing,
             assigned: None,
             view_fresh,
+            unconfirmed: false,
             handover: Handover::default(),
             active: BTreeSet::new(),
             serving: BTreeSet::new(),

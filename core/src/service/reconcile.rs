@@ -53,6 +53,11 @@ impl ServicesNode {
         if self.stopping || self.standing_now(now) != self.last_standing {
             self.dirty = true;
         }
+        let unconfirmed = self.announcer.unconfirmed_until(now).is_some();
+        if unconfirmed != self.unconfirmed {
+            self.unconfirmed = unconfirmed;
+            self.dirty = true;
+        }
     }
 
     pub(super) fn settle(&mut self, now: Instant) {
@@ -71,7 +76,8 @@ impl ServicesNode {
         if full {
             let mut events = vec![];
             self.update_ownership(now, &mut events);
-            self.active = self.handover.activate(now, &mut events);
+            let hold_new = self.announcer.unconfirmed_until(now).is_some();
+            self.active = self.handover.activate(now, hold_new, &mut events);
             self.push_events(events);
             self.apply_addresses();
         }
