@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::kube_io;
 use crate::manager::clock::CoreClock;
+use crate::manager::driver::sleep_until;
 use crate::manager::kube_lease::KubeLease;
 use crate::manager::ports::LeasePort;
 
@@ -149,13 +150,6 @@ pub async fn drive(
                 return;
             }
         }
-    }
-}
-
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => futures::future::pending().await,
     }
 }
 

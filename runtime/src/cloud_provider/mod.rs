@@ -23,6 +23,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::manager::clock::CoreClock;
 use crate::manager::kube_lease::KubeLease;
+use crate::manager::{seed, shutdown_signal};
 
 pub use args::{Args, Settings};
 
@@ -94,25 +95,4 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         driver::drive(provider, clock, io, shutdown_signal()).await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return futures::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM"),
-        _ = int.recv() => info!("SIGINT"),
-    }
-}
-
-fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }

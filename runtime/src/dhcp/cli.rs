@@ -6,7 +6,7 @@
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kvip_core::dhcp::{stable_mac, DhcpClientConfig};
 use kvip_core::wire::MacAddr;
@@ -50,15 +50,11 @@ impl DhcpLeaseArgs {
             (None, Some(uid)) => stable_mac(uid),
             (None, None) => anyhow::bail!("--mac or --uid is required"),
         };
-        // Transaction ids only need to differ between runs; the clock and PID are enough.
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
         Ok(DhcpClientConfig {
             host_name: self.hostname.clone(),
             requested_ip: self.requested_ip,
             retransmit_initial: Duration::from_millis(self.retransmit_ms.max(1)),
-            seed: nanos ^ u64::from(std::process::id()).rotate_left(32),
+            seed: crate::manager::seed(),
             ..DhcpClientConfig::new(mac)
         })
     }

@@ -122,7 +122,8 @@ async fn run_control_plane(
     Ok(drive(node, clock, ports, shutdown).await)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT (never, if the handlers cannot be installed).
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -237,6 +238,8 @@ pub(crate) fn default_route_interface() -> Option<String> {
     })
 }
 
+/// A seed that differs between runs and processes (clock and PID), for retry jitter and
+/// transaction ids.
 pub(crate) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -12,9 +12,10 @@ use k8s_openapi::api::core::v1::{
     Affinity, Container, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm, PodSpec,
     PodTemplateSpec, PreferredSchedulingTerm, ServiceAccount, Toleration,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+use super::rbac::{binding_named, cluster_role_named, rule, service_account_named};
 use super::workload::NAMESPACE;
 
 /// The ServiceAccount (and Lease name) of kube-vip-cloud-provider.
@@ -38,35 +39,15 @@ pub struct CloudProviderOptions {
 
 /// The ServiceAccount `kube-vip-cloud-controller`.
 pub fn service_account() -> ServiceAccount {
-    ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(ACCOUNT.into()),
-            namespace: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        ..ServiceAccount::default()
-    }
+    service_account_named(ACCOUNT)
 }
 
 /// What `kvip cloud-provider` does: read the ConfigMap; read, watch and update Services (PUT);
 /// create and patch Events; hold its Lease. It never writes Service status, Endpoints or Nodes.
 pub fn cluster_role() -> ClusterRole {
-    let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
-        api_groups: Some(vec![group.into()]),
-        resources: Some(resources.iter().map(|r| (*r).to_string()).collect()),
-        verbs: verbs.iter().map(|v| (*v).to_string()).collect(),
-        ..PolicyRule::default()
-    };
-    ClusterRole {
-        metadata: ObjectMeta {
-            name: Some(ROLE.into()),
-            annotations: Some(BTreeMap::from([(
-                "rbac.authorization.kubernetes.io/autoupdate".into(),
-                "true".into(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        rules: Some(vec![
+    cluster_role_named(
+        ROLE,
+        vec![
             rule(
                 "coordination.k8s.io",
                 &["leases"],
@@ -75,30 +56,13 @@ pub fn cluster_role() -> ClusterRole {
             rule("", &["configmaps"], &["get", "list", "watch"]),
             rule("", &["services"], &["get", "list", "watch", "update"]),
             rule("", &["events"], &["create", "patch"]),
-        ]),
-        aggregation_rule: None,
-    }
+        ],
+    )
 }
 
 /// Binds [`cluster_role`] to [`service_account`].
 pub fn cluster_role_binding() -> ClusterRoleBinding {
-    ClusterRoleBinding {
-        metadata: ObjectMeta {
-            name: Some("system:kube-vip-cloud-controller-binding".into()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            name: ROLE.into(),
-        },
-        subjects: Some(vec![Subject {
-            api_group: None,
-            kind: "ServiceAccount".into(),
-            name: ACCOUNT.into(),
-            namespace: Some(NAMESPACE.into()),
-        }]),
-    }
+    binding_named("system:kube-vip-cloud-controller-binding", ROLE, ACCOUNT)
 }
 
 /// The Deployment `kube-vip-cloud-provider` running `image`.

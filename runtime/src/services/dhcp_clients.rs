@@ -95,7 +95,7 @@ impl ServiceDhcp {
         let config = DhcpClientConfig {
             host_name: request.hostname.clone(),
             requested_ip,
-            seed: rand_seed(),
+            seed: crate::manager::seed(),
             ..DhcpClientConfig::new(mac)
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -186,11 +186,4 @@ impl ServiceDhcp {
             }
         }
     }
-}
-
-fn rand_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ u64::from(std::process::id()).rotate_left(32)
 }

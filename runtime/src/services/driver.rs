@@ -24,7 +24,7 @@ use super::leases::{named_lease_events, ServiceLeases};
 use super::status::write_status;
 use super::watch::{endpoint_events, service_events, EndpointSource};
 use crate::manager::clock::CoreClock;
-use crate::manager::driver::{Exit, SHUTDOWN_BUDGET};
+use crate::manager::driver::{sleep_until, Exit, SHUTDOWN_BUDGET};
 use crate::manager::ports::{AddressPort, FramePort, KernelEvent, LeasePort};
 
 /// Upper bound on one API request, beyond the core's own timeouts, so no future lingers.
@@ -325,13 +325,6 @@ where
                 return Exit::BudgetExceeded;
             }
         }
-    }
-}
-
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => futures::future::pending().await,
     }
 }
 
