@@ -18,70 +18,48 @@ pub fn workspace() -> PathBuf {
 /// The node stand-in's binary name; it sits next to `kvip`.
 pub const HOSTNAME_SERVER: &str = "kvip-hostname-server";
 
-/// Builds (if needed) and returns the path of `kvip`; `kvip-probe` and [`HOSTNAME_SERVER`] sit
-/// next to it.
-pub fn kvip() -> Result<PathBuf> {
+/// Builds `bins` (`(package, binary)`) with cargo in the release profile (a no-op when up to
+/// date) and returns the release directory they are in.
+fn build_release(bins: &[(&str, &str)]) -> Result<PathBuf> {
     let root = workspace();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build", "--release", "-q"];
+    for (package, bin) in bins {
+        args.extend(["-p", package, "--bin", bin]);
+    }
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "kvip-runtime",
-            "--bin",
-            "kvip",
-            "-p",
-            "kvip-testbed",
-            "--bin",
-            "kvip-probe",
-            "--bin",
-            HOSTNAME_SERVER,
-        ])
+        .args(&args)
         .status()
         .with_context(|| format!("running {cargo} build"))?;
+    let names: Vec<&str> = bins.iter().map(|(_, b)| *b).collect();
     if !status.success() {
-        bail!("building kvip, kvip-probe and {HOSTNAME_SERVER} failed");
+        bail!("building {} failed", names.join(", "));
     }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let kvip = target.join("release").join("kvip");
-    for bin in ["kvip-probe", HOSTNAME_SERVER] {
-        if !kvip.is_file() || !kvip.with_file_name(bin).is_file() {
-            bail!("{} or {bin} missing after the build", kvip.display());
+    let dir = target.join("release");
+    for bin in names {
+        if !dir.join(bin).is_file() {
+            bail!("{} missing after the build", dir.join(bin).display());
         }
     }
-    Ok(kvip)
+    Ok(dir)
+}
+
+/// Builds (if needed) and returns the path of `kvip`; `kvip-probe` and [`HOSTNAME_SERVER`] sit
+/// next to it.
+pub fn kvip() -> Result<PathBuf> {
+    let dir = build_release(&[
+        ("kvip-runtime", "kvip"),
+        ("kvip-testbed", "kvip-probe"),
+        ("kvip-testbed", HOSTNAME_SERVER),
+    ])?;
+    Ok(dir.join("kvip"))
 }
 
 /// Builds (if needed) and returns the path of [`HOSTNAME_SERVER`] alone (tests of the stand-ins
 /// that run no daemon).
 pub fn hostname_server() -> Result<PathBuf> {
-    let root = workspace();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "kvip-testbed",
-            "--bin",
-            HOSTNAME_SERVER,
-        ])
-        .status()
-        .with_context(|| format!("running {cargo} build"))?;
-    if !status.success() {
-        bail!("building {HOSTNAME_SERVER} failed");
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let server = target.join("release").join(HOSTNAME_SERVER);
-    if !server.is_file() {
-        bail!("{} missing after the build", server.display());
-    }
-    Ok(server)
+    Ok(build_release(&[("kvip-testbed", HOSTNAME_SERVER)])?.join(HOSTNAME_SERVER))
 }
