@@ -50,6 +50,7 @@ fn a_dhcp_service_is_leased_configured_written_and_stopped_in_order() {
         vec![ServicesOutput::DhcpStart {
             key: svc.key.clone(),
             family: DhcpFamily::V4,
+            uid: svc.uid.clone(),
             hostname: Some("web".into()),
             requested: Some(ip("192.168.205.65")),
             hwaddr: Some(MAC.into()),
@@ -120,6 +121,7 @@ fn a_dhcp_service_is_leased_configured_written_and_stopped_in_order() {
         vec![ServicesOutput::DhcpStop {
             key: kvip_core::service::ServiceKey::new("default", "nginx-dhcp"),
             family: DhcpFamily::V4,
+            release: true,
         }]
     );
 }

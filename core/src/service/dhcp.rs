@@ -53,10 +53,12 @@ impl DhcpClients {
     }
 
     /// Starts the `wanted` clients not running yet (with hints from the Service's annotations)
-    /// and stops the running ones not wanted whose address `is_absent` here.
+    /// and stops the running ones not wanted whose address `is_absent` here, releasing the
+    /// lease of those no Service asks for any more (not in `asked`).
     pub fn sync(
         &mut self,
         wanted: &BTreeMap<ClientId, &ServiceView>,
+        asked: &BTreeSet<ClientId>,
         is_absent: impl Fn(IpAddr) -> bool,
         out: &mut Vec<ServicesOutput>,
     ) {
@@ -70,8 +72,13 @@ impl DhcpClients {
             .collect();
         for id in stop {
             self.running.remove(&id);
+            let release = !asked.contains(&id);
             let (key, family) = id;
-            out.push(ServicesOutput::DhcpStop { key, family });
+            out.push(ServicesOutput::DhcpStop {
+                key,
+                family,
+                release,
+            });
         }
         for (id, view) in wanted {
             if self.running.contains_key(id) {
@@ -82,6 +89,7 @@ impl DhcpClients {
             out.push(ServicesOutput::DhcpStart {
                 key: id.0.clone(),
                 family: id.1,
+                uid: view.uid.clone(),
                 hostname: text(ANNOTATION_LOADBALANCER_HOSTNAME),
                 requested: view
                     .annotation(ANNOTATION_REQUESTED_IP)

@@ -24,9 +24,16 @@ impl ServicesNode {
                 }
             }
         }
+        let asked: BTreeSet<ClientId> = self
+            .plan
+            .services
+            .iter()
+            .flat_map(|(key, s)| s.dhcp.iter().map(move |&f| (key.clone(), f)))
+            .collect();
         let mut outs = vec![];
         let vip = &self.vip;
-        self.dhcp.sync(&wanted, |a| vip.is_absent(a), &mut outs);
+        self.dhcp
+            .sync(&wanted, &asked, |a| vip.is_absent(a), &mut outs);
         for o in outs {
             self.queue.push(o);
         }

@@ -192,6 +192,9 @@ pub enum ServicesOutput {
         key: ServiceKey,
         /// The family.
         family: DhcpFamily,
+        /// The Service's uid (a client without `hwaddr` derives its MAC from it, the same on
+        /// every node).
+        uid: String,
         /// Host name to send (`kube-vip.io/loadbalancerHostname`).
         hostname: Option<String>,
         /// Address to ask for again (`kube-vip.io/requestedIP`).
@@ -199,12 +202,16 @@ pub enum ServicesOutput {
         /// MAC to lease with (`kube-vip.io/hwaddr`), so a failover keeps the address.
         hwaddr: Option<String>,
     },
-    /// Stop (and release) that DHCP client. Emitted once, after its address was removed here.
+    /// Stop that DHCP client. Emitted once, after its address was removed here.
     DhcpStop {
         /// The Service.
         key: ServiceKey,
         /// The family.
         family: DhcpFamily,
+        /// Send a DHCPRELEASE: the Service is gone or no longer asks for a DHCP address. Without
+        /// it the lease is abandoned (the Service only moved away from this node): the server
+        /// keeps it for the MAC in `kube-vip.io/hwaddr`, so the next holder gets the address.
+        release: bool,
     },
     /// A Service has a problem: log it and record a Warning Event on it. Emitted once per
     /// problem while it lasts, by the node that speaks for the Service.

@@ -3,8 +3,8 @@
 //! which live on the Service's macvlan (the task adds them and announces them from the
 //! macvlan's MAC, the one the DHCP server knows) rather than on the Services interface.
 //!
-//! A client the core stops is **released** when its Service is gone (deleted) and **abandoned**
-//! otherwise (leadership moved, daemon stopping): the server
+//! A client the core stops is **released** when its Service is gone or no longer asks for DHCP,
+//! and **abandoned** otherwise (leadership moved, daemon stopping): the server
 //! keeps the lease for the MAC written in `kube-vip.io/hwaddr`, so the next holder gets the same
 //! address.
 
@@ -149,14 +149,13 @@ impl ServiceDhcp {
         })
     }
 
-    /// Stops a client in the background: released when its Service no longer exists in
-    /// `present`, else abandoned (the lease stays for the next holder of the MAC).
-    pub fn stop(&mut self, id: &ClientId, present: &BTreeMap<ServiceKey, String>) {
+    /// Stops a client in the background: with `release` a DHCPRELEASE is sent, else the lease
+    /// is abandoned (it stays with the server for the next holder of the MAC).
+    pub fn stop(&mut self, id: &ClientId, release: bool) {
         self.leased.remove(id);
         let Some(task) = self.tasks.remove(id) else {
             return;
         };
-        let release = !present.contains_key(&id.0);
         let key = id.0.clone();
         self.stopping.push(tokio::spawn(async move {
             let how = if release { "released" } else { "abandoned" };

@@ -3,7 +3,7 @@
 //! back every result and watch event (Services, endpoints, Leases, kernel, DHCP), and on the
 //! shutdown signal lets the node withdraw every address and release its Lease before returning.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -12,10 +12,8 @@ use futures::future::BoxFuture;
 use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
 use kube::Client;
-use kvip_core::service::{
-    ServiceEvent, ServiceKey, ServiceView, ServicesInput, ServicesNode, ServicesOutput, StatusWrite,
-};
-use kvip_core::{Event, LeaseError, OpId, WatchEvent};
+use kvip_core::service::{ServiceEvent, ServicesInput, ServicesNode, ServicesOutput, StatusWrite};
+use kvip_core::{Event, LeaseError, OpId};
 use tracing::{debug, info, warn};
 
 use super::dhcp_clients::{ServiceDhcp, StartRequest};
@@ -50,9 +48,10 @@ fn status_write(
     write: StatusWrite,
 ) -> BoxFuture<'static, Option<ServicesInput>> {
     Box::pin(async move {
-        let result = tokio::time::timeout(REQUEST_CAP, write_status(client, &write))
-            .await
-            .unwrap_or_else(|_| Ok(false));
+        let result = match tokio::time::timeout(REQUEST_CAP, write_status(client, &write)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {REQUEST_CAP:?}")),
+        };
         let result = match result {
             Ok(wrote) => {
                 if wrote {
@@ -66,7 +65,7 @@ fn status_write(
             }
             Err(e) => {
                 warn!(service = %write.key, error = %e, "status write failed");
-                Err(e.to_string())
+                Err(e)
             }
         };
         Some(ServicesInput::StatusWritten { op, result })
@@ -94,34 +93,6 @@ pub struct ServicesPorts<A, F> {
     )>,
     /// Warning Events on Services.
     pub events: ServiceEvents,
-}
-
-/// The Services that exist (from the Service watch) with their uids, to tell "Service gone" from
-/// "moved away" and to derive a DHCP client's MAC from the Service's uid.
-#[derive(Default)]
-struct Present {
-    now: BTreeMap<ServiceKey, String>,
-    relist: Option<BTreeMap<ServiceKey, String>>,
-}
-
-impl Present {
-    fn track(&mut self, event: &WatchEvent<ServiceView>) {
-        match event {
-            WatchEvent::Init => self.relist = Some(BTreeMap::new()),
-            WatchEvent::InitApply(v) => {
-                if let Some(r) = self.relist.as_mut() {
-                    r.insert(v.key.clone(), v.uid.clone());
-                }
-            }
-            WatchEvent::InitDone => self.now = self.relist.take().unwrap_or_default(),
-            WatchEvent::Apply(v) => {
-                self.now.insert(v.key.clone(), v.uid.clone());
-            }
-            WatchEvent::Delete(v) => {
-                self.now.remove(&v.key);
-            }
-        }
-    }
 }
 
 /// Runs `node` until `shutdown` resolves and the node has stopped.
@@ -154,7 +125,6 @@ where
     let mut kernel = kernel.fuse();
     let mut shutdown = pin!(shutdown.fuse());
     let mut give_up_at: Option<tokio::time::Instant> = None;
-    let mut present = Present::default();
     let mut fresh = BTreeSet::new();
     let mut status_queue: VecDeque<(OpId, StatusWrite)> = VecDeque::new();
     let mut status_in_flight = 0usize;
@@ -217,17 +187,14 @@ where
                 ServicesOutput::DhcpStart {
                     key,
                     family,
+                    uid,
                     hostname,
                     requested,
                     hwaddr,
                 } => {
                     let request = StartRequest {
                         id: (key.clone(), family),
-                        uid: present
-                            .now
-                            .get(&key)
-                            .cloned()
-                            .unwrap_or_else(|| key.to_string()),
+                        uid,
                         hostname,
                         requested,
                         hwaddr,
@@ -240,9 +207,11 @@ where
                         });
                     }
                 }
-                ServicesOutput::DhcpStop { key, family } => {
-                    dhcp.stop(&(key, family), &present.now);
-                }
+                ServicesOutput::DhcpStop {
+                    key,
+                    family,
+                    release,
+                } => dhcp.stop(&(key, family), release),
                 ServicesOutput::Problem(problem) => {
                     warn!(service = %problem.key, kind = ?problem.kind, "{}", problem.message);
                     let events = events.clone();
@@ -287,7 +256,6 @@ where
                 }
             }
             Some(event) = services.next() => {
-                present.track(&event);
                 node.handle_input(clock.now(), ServicesInput::ServiceWatch(event));
             }
             Some(event) = endpoint_stream.next() => {
