@@ -1,7 +1,8 @@
 //! Per-service failure drills in the deterministic world, each checked for "never two live
 //! nodes announcing one address": a node whose Lease watch went silent withdraws before a
 //! newcomer it cannot see starts; a quickly restarted node waits out the handover delay; a
-//! node cut off from its API server fences itself before the others take over.
+//! node cut off from its API server fences itself before the others take over; a Service
+//! re-addressed onto another node's address waits out the handover delay there too.
 
 mod service_support;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use kvip_core::service::ServiceKey;
 use service_support::cluster::Cluster;
-use service_support::{ip, lb, ms, per_service_mode, with_ips};
+use service_support::{ip, lb, ms, per_service_mode, with_ips, with_ports};
 
 fn address(i: usize) -> IpAddr {
     ip(&format!("10.3.0.{}", i + 1))
@@ -124,4 +125,64 @@ fn a_node_cut_off_its_api_server_fences_before_the_others_take_over() {
         }
     }
     assert!(c.overlaps.is_empty(), "{:?}", c.overlaps);
+}
+
+/// svc-i (owned by `n1`) is re-addressed onto svc-j's address (owned by `n2`): the merged group
+/// keeps svc-i's id (the smaller key) and, when it stays with `n1`, `n1` must not announce svc-j's
+/// address before the handover delay: `n2` may not have seen the change yet (seed 224 of the
+/// Services simulator).
+#[test]
+fn a_service_readdressed_onto_a_live_nodes_address_waits_out_the_handover_delay() {
+    let mut checked = 0;
+    for i in 0..12 {
+        for j in 0..12 {
+            let (ki, kj) = (format!("svc-{i}"), format!("svc-{j}"));
+            if ki >= kj {
+                continue;
+            }
+            let mut c = world(&["n1", "n2"], 12);
+            let before = owners(&c, 12);
+            let (Some(oi), Some(oj)) = (before[&address(i)].clone(), before[&address(j)].clone())
+            else {
+                continue;
+            };
+            if oi == oj {
+                continue;
+            }
+            let moved = with_ports(
+                with_ips(lb("default", &ki), &address(j).to_string()),
+                &[8080],
+            );
+            let t = c.now;
+            c.apply_service(moved);
+            c.run_until(after(t, 3_000));
+            if c.announcers(address(j)) != vec![oi.clone()] {
+                continue;
+            }
+            // The merged group went to svc-i's node: replay and watch the delay.
+            let mut c = world(&["n1", "n2"], 12);
+            let t = c.now;
+            c.apply_service(with_ports(
+                with_ips(lb("default", &ki), &address(j).to_string()),
+                &[8080],
+            ));
+            for step in 1..=19 {
+                c.run_until(after(t, step * 100));
+                assert!(
+                    !c.announcers(address(j)).contains(&oi),
+                    "{oi} announced {} {} ms after {ki} moved onto it from {oj}",
+                    address(j),
+                    step * 100
+                );
+            }
+            c.run_until(after(t, 2_100));
+            assert_eq!(c.announcers(address(j)), vec![oi.clone()]);
+            assert!(c.overlaps.is_empty(), "{:?}", c.overlaps);
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "no pair whose merged group stayed with svc-i's node"
+    );
 }

@@ -193,6 +193,12 @@ impl Announcer {
             .and_then(|m| m.unconfirmed_until(now))
     }
 
+    /// When a member the others may have expired was last seen renewing again (per-service mode,
+    /// see [`Membership::revived`]).
+    pub fn revived(&self) -> Option<Instant> {
+        self.membership.as_ref().and_then(Membership::revived)
+    }
+
     /// When the membership view next changes by itself (an expiry, or going stale).
     pub fn view_change(&self, now: Instant) -> Option<Instant> {
         self.membership.as_ref().and_then(|m| m.next_change(now))

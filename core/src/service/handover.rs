@@ -5,9 +5,12 @@
 //!   assignment, unassigned, new, ours, or assigned to a member that is no longer live (expired
 //!   or released: it withdrew before its Lease could lapse or be released);
 //! - after the handover delay when it comes from a member that is still live (that member
-//!   withdraws as soon as its own view shows the change, normally milliseconds later), and for
+//!   withdraws as soon as its own view shows the change, normally milliseconds later) — also
+//!   when a group already owned here takes in a Service such a member announced (re-addressed
+//!   onto one of its addresses: the group's addresses are withdrawn for the delay) — and for
 //!   everything in the first assignment after start or after this node's membership lapsed
-//!   (it cannot know who announced what meanwhile).
+//!   (it cannot know who announced what meanwhile). A gain let go before its delay ran out (the
+//!   view went stale meanwhile) waits again when taken again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -21,6 +24,8 @@ use crate::time::Instant;
 struct Owned {
     announce_at: Instant,
     announced: bool,
+    /// Its Services when last assigned.
+    services: BTreeSet<ServiceKey>,
 }
 
 /// One per-service assignment as this node computed it.
@@ -40,9 +45,10 @@ pub struct AssignedView<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Handover {
     owned: BTreeMap<ServiceKey, Owned>,
-    /// Per Service, the member it was assigned to last time (per-service mode); `None` before
-    /// the first assignment.
-    previous: Option<BTreeMap<ServiceKey, String>>,
+    /// Per Service, who announces it as far as this node knows (per-service mode): the member
+    /// it was last assigned to, except that a gain still waiting out its delay keeps the
+    /// previous announcer (`None`: unknown). `None` before the first assignment.
+    previous: Option<BTreeMap<ServiceKey, Option<String>>>,
 }
 
 impl Handover {
@@ -58,6 +64,7 @@ impl Handover {
             self.owned.entry(id).or_insert(Owned {
                 announce_at: now,
                 announced: false,
+                services: BTreeSet::new(),
             });
         }
     }
@@ -83,34 +90,68 @@ impl Handover {
             let Some(owner) = assignment.get(&g.id) else {
                 continue;
             };
-            for s in &g.services {
-                next_previous.insert(s.clone(), owner.clone());
-            }
             if owner != me {
+                for s in &g.services {
+                    next_previous.insert(s.clone(), Some(owner.clone()));
+                }
                 continue;
             }
             mine.insert(g.id.clone());
-            if self.owned.contains_key(&g.id) {
-                continue;
+            let services: BTreeSet<ServiceKey> = g.services.iter().cloned().collect();
+            let previous = &self.previous;
+            let waits = |s: &ServiceKey| may_be_announced_elsewhere(previous, s, me, live);
+            match self.owned.get_mut(&g.id) {
+                Some(o) if o.services == services => {}
+                Some(o) => {
+                    // A group owned here took in a Service (re-addressed onto one of its
+                    // addresses): if a live member may announce that one, it is a gain like
+                    // any other, withdrawn until the handover delay has passed.
+                    let merged = services.difference(&o.services).any(waits);
+                    o.services = services;
+                    if merged {
+                        if o.announced {
+                            events.push(ServiceEvent::Withdrawn(g.id.clone()));
+                        }
+                        o.announced = false;
+                        o.announce_at = now + delay;
+                        events.push(ServiceEvent::HandoverWait(g.id.clone()));
+                    }
+                }
+                None => {
+                    let from_live_member = g.services.iter().any(waits);
+                    let announce_at = if from_live_member {
+                        events.push(ServiceEvent::HandoverWait(g.id.clone()));
+                        now + delay
+                    } else {
+                        now
+                    };
+                    let owned = Owned {
+                        announce_at,
+                        announced: false,
+                        services,
+                    };
+                    self.owned.insert(g.id.clone(), owned);
+                }
             }
-            let from_live_member = match &self.previous {
-                None => true,
-                Some(previous) => g
-                    .services
-                    .iter()
-                    .any(|s| previous.get(s).is_some_and(|o| o != me && live.contains(o))),
-            };
-            let announce_at = if from_live_member {
-                events.push(ServiceEvent::HandoverWait(g.id.clone()));
-                now + delay
-            } else {
-                now
-            };
-            let owned = Owned {
-                announce_at,
-                announced: false,
-            };
-            self.owned.insert(g.id.clone(), owned);
+            // While a gain waits, its Services keep the announcer they had: if this node lets
+            // the group go and takes it again before the delay ran out (a stale view
+            // meanwhile), it waits again.
+            let waiting = self
+                .owned
+                .get(&g.id)
+                .is_some_and(|o| !o.announced && o.announce_at > now);
+            for s in &g.services {
+                let record = match &self.previous {
+                    _ if !waiting => Some(me.to_owned()),
+                    None => None,
+                    Some(previous) => match previous.get(s) {
+                        Some(Some(o)) if o != me => Some(o.clone()),
+                        Some(None) => None,
+                        _ => Some(me.to_owned()),
+                    },
+                };
+                next_previous.insert(s.clone(), record);
+            }
         }
         self.drop_others(&mine, events);
         self.previous = Some(next_previous);
@@ -157,6 +198,13 @@ impl Handover {
         active
     }
 
+    /// Groups not announced yet become announceable no sooner than `at`.
+    pub fn postpone_waiting(&mut self, at: Instant) {
+        for o in self.owned.values_mut().filter(|o| !o.announced) {
+            o.announce_at = o.announce_at.max(at);
+        }
+    }
+
     /// When the next delayed group becomes announceable.
     pub fn next_due(&self, now: Instant) -> Option<Instant> {
         self.owned
@@ -169,5 +217,24 @@ impl Handover {
     /// Whether `group` is owned (announced or waiting).
     pub fn owns(&self, group: &ServiceKey) -> bool {
         self.owned.contains_key(group)
+    }
+}
+
+/// Whether a live member other than `me` may be announcing `service`, as far as `previous` knows:
+/// its previous announcer is such a member, or unknown (before the first assignment, or a gain
+/// that never completed since). A Service not in `previous` is new: nobody announces it.
+fn may_be_announced_elsewhere(
+    previous: &Option<BTreeMap<ServiceKey, Option<String>>>,
+    service: &ServiceKey,
+    me: &str,
+    live: &BTreeSet<String>,
+) -> bool {
+    match previous {
+        None => true,
+        Some(previous) => match previous.get(service) {
+            Some(Some(o)) => o != me && live.contains(o),
+            Some(None) => true,
+            None => false,
+        },
     }
 }

@@ -6,9 +6,12 @@
 //!   on the **local monotonic clock** since the current record was first observed (client-go's
 //!   rule; a renew changes the resourceVersion, which restarts the count).
 //! - A released Lease (no holder: graceful stop) ends membership at once; a deleted one too.
-//! - A member first seen in a list (not written while this node watched) is *unconfirmed* until a
-//!   renewal of it is seen: its Lease may be a dead node's leftover that the others have long
-//!   expired. While an unconfirmed member still counts as live, this node's view may disagree with
+//! - A member whose current record was first seen in a list (not written while this node
+//!   watched: at start, or in the re-list after a cut) is *unconfirmed* until a renewal of it is
+//!   seen: its Lease may be a dead node's leftover that the others have long expired. When the
+//!   renewal that confirms it comes more than its leaseDuration (by its own `renewTime`) after
+//!   the listed record, the others may have expired it meanwhile and see it again only now
+//!   ([`Membership::revived`]): what this node held back waits a handover delay from then. While an unconfirmed member still counts as live, this node's view may disagree with
 //!   theirs, so it starts announcing nothing new ([`Membership::unconfirmed_until`]); in a healthy
 //!   cluster the first renewals confirm everybody within a retryPeriod.
 //! - The view is *fresh* while the watch has completed a list and delivered something within
@@ -22,7 +25,7 @@ use std::time::Duration;
 use super::io::NamedLease;
 use crate::election::record::ResourceVersion;
 use crate::io::WatchEvent;
-use crate::time::Instant;
+use crate::time::{Instant, MicroTime};
 
 /// Prefix of membership Lease names.
 pub const MEMBER_LEASE_PREFIX: &str = "kvip-svc-member-";
@@ -40,6 +43,8 @@ struct Seen {
     first_observed: Instant,
     /// A write of this Lease was seen while watching (not only a list).
     confirmed: bool,
+    /// The record's `renewTime` (the member's own clock).
+    renewed: Option<MicroTime>,
 }
 
 /// The other members, as seen on the membership watch.
@@ -52,6 +57,7 @@ pub struct Membership {
     relist: Option<BTreeSet<String>>,
     synced: bool,
     last_event: Option<Instant>,
+    revived: Option<Instant>,
 }
 
 impl Membership {
@@ -66,6 +72,7 @@ impl Membership {
             relist: None,
             synced: false,
             last_event: None,
+            revived: None,
         }
     }
 
@@ -109,9 +116,19 @@ impl Membership {
         let known = self.members.get(&node);
         let newer = known.is_none_or(|s| version.is_newer_than(&s.version));
         if newer {
-            // Written while we watched, or renewed since we last saw it: the member is alive (or
-            // was, recently enough for the others to have seen the same renewal).
-            let confirmed = written || known.is_some();
+            // Written while we watched: the member is alive. A newer record that only a list
+            // shows may have been written any time while this node did not watch (cut off, or
+            // just started): it proves nothing about now, and the others may have expired it.
+            let confirmed = written;
+            let renewed = record.renew_time;
+            if written
+                && known
+                    .is_some_and(|k| !k.confirmed && gap_exceeds(k.renewed, renewed, k.duration))
+            {
+                // It stopped renewing for longer than its Lease lasts, so the others may have
+                // expired it, and see it come back only with this write.
+                self.revived = Some(now);
+            }
             let duration = match record.lease_duration_seconds {
                 0 => self.default_duration,
                 s => Duration::from_secs(u64::from(s)),
@@ -122,6 +139,7 @@ impl Membership {
                 version,
                 first_observed: now,
                 confirmed,
+                renewed,
             };
             self.members.insert(node.clone(), seen);
         }
@@ -153,6 +171,13 @@ impl Membership {
             .max()
     }
 
+    /// When an unconfirmed member was last confirmed by a renewal that came more than its
+    /// leaseDuration after the record listed (by its own `renewTime`): a member the others may
+    /// have expired and only now see again.
+    pub fn revived(&self) -> Option<Instant> {
+        self.revived
+    }
+
     /// When the view next changes by itself: a live member expires, or the view goes stale.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
         let expiries = self
@@ -167,5 +192,16 @@ impl Membership {
             .map(|t| t + self.stale_after)
             .filter(|&t| t > now);
         expiries.chain(stale).min()
+    }
+}
+
+/// Whether `later` was renewed more than `duration` after `earlier` (unknown times count as yes).
+fn gap_exceeds(earlier: Option<MicroTime>, later: Option<MicroTime>, duration: Duration) -> bool {
+    match (earlier, later) {
+        (Some(a), Some(b)) => {
+            let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+            b.0.saturating_sub(a.0) > micros
+        }
+        _ => true,
     }
 }

@@ -55,6 +55,13 @@ impl ServicesNode {
         }
         let unconfirmed = self.announcer.unconfirmed_until(now).is_some();
         if unconfirmed != self.unconfirmed {
+            if let Some(revived) = self.announcer.revived().filter(|_| !unconfirmed) {
+                // The hold ended with a member the others may have expired renewing again:
+                // they see it only on that renewal, so what was held waits a full handover
+                // delay from it (as a gain made then would).
+                let delay = self.handover_delay();
+                self.handover.postpone_waiting(revived + delay);
+            }
             self.unconfirmed = unconfirmed;
             self.dirty = true;
         }
@@ -165,11 +172,7 @@ impl ServicesNode {
                     assignment: &map,
                     live: &live,
                 };
-                let delay = if self.cfg.defects.has(Defect::ServicesNoHandoverDelay) {
-                    std::time::Duration::ZERO
-                } else {
-                    self.cfg.handover_delay
-                };
+                let delay = self.handover_delay();
                 self.handover.own_assigned(now, &view, delay, events);
                 self.assigned = Some(Assigned {
                     plan_version: self.plan_version,
@@ -177,6 +180,15 @@ impl ServicesNode {
                     map,
                 });
             }
+        }
+    }
+
+    /// The handover delay (none with the planted defect).
+    fn handover_delay(&self) -> std::time::Duration {
+        if self.cfg.defects.has(Defect::ServicesNoHandoverDelay) {
+            std::time::Duration::ZERO
+        } else {
+            self.cfg.handover_delay
         }
     }
 
