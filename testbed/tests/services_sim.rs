@@ -7,9 +7,10 @@ use std::time::Instant;
 use kvip_core::{Defect, Defects};
 use kvip_testbed::sim::services::{run, run_traced, Mode, ServicesSimOptions};
 
-/// Clean seeds per mode; `KVIP_SIM_SEEDS=2000` for a longer sweep.
+/// Clean seeds per mode (1000 take ~10 s in a release build); `KVIP_SIM_SEEDS=5000` for a
+/// longer sweep.
 fn clean_seeds() -> u64 {
-    std::env::var("KVIP_SIM_SEEDS").map_or(200, |s| s.parse().expect("a seed count"))
+    std::env::var("KVIP_SIM_SEEDS").map_or(1000, |s| s.parse().expect("a seed count"))
 }
 const DEFECT_SEEDS: u64 = 200;
 

@@ -20,6 +20,7 @@ impl ServicesWorld {
         let mut found = vec![];
         for h in &mut self.hosts {
             let current = h.announcing_now();
+            let behind = h.behind_at(now);
             h.announced.retain(|a, _| current.contains(a));
             let waited = &mut h.after_wait;
             for &a in &current {
@@ -31,7 +32,7 @@ impl ServicesWorld {
                     node: h.name.clone(),
                     since,
                     waited,
-                    behind: h.behind.values().copied().collect(),
+                    behind: behind.clone(),
                 });
                 let users: Vec<SeenUser> = h
                     .seen_services

@@ -41,6 +41,11 @@ pub struct SimHost {
     pub kernel: BTreeSet<IpAddr>,
     /// Change events not yet received: id → emission time.
     pub behind: BTreeMap<u64, u64>,
+    /// Per member, from the last renewal of it this node received: when that renewal runs out
+    /// in true time (emitted + its duration) and in this node's view (received + duration). A
+    /// renewal received late makes the node see the expiry late: it is behind on the expiry
+    /// between the two.
+    pub expiry_lag: BTreeMap<String, (u64, u64)>,
     /// Services as it last received them.
     pub seen_services: BTreeMap<ServiceKey, ServiceView>,
     /// Endpoints as it last received them.
@@ -72,12 +77,24 @@ impl SimHost {
             permanent: false,
             kernel: BTreeSet::new(),
             behind: BTreeMap::new(),
+            expiry_lag: BTreeMap::new(),
             seen_services: BTreeMap::new(),
             seen_endpoints: BTreeMap::new(),
             announced: BTreeMap::new(),
             waiting: BTreeSet::new(),
             after_wait: BTreeMap::new(),
         }
+    }
+
+    /// The emission times of what it is behind on at `now`: change events not received, and
+    /// member expiries it sees late.
+    pub fn behind_at(&self, now: u64) -> Vec<u64> {
+        let late = self
+            .expiry_lag
+            .values()
+            .filter(|&&(truly, seen)| truly <= now && now < seen)
+            .map(|&(truly, _)| truly);
+        self.behind.values().copied().chain(late).collect()
     }
 
     /// The daemon is gone (power-off, or a finished stop): forget its process state; with
@@ -90,6 +107,7 @@ impl SimHost {
         self.watch_gen += 1;
         self.watch_connected = false;
         self.behind.clear();
+        self.expiry_lag.clear();
         self.seen_services.clear();
         self.seen_endpoints.clear();
         self.announced.clear();

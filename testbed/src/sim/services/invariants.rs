@@ -15,7 +15,9 @@
 //!   `s - d`, where `s` is when the later of the two began announcing it and `d` is the
 //!   handover delay if that node waited one out (its gain came from a live member) and zero if
 //!   it took the group at once (new, unassigned, or from an expired member). A cut-off node is
-//!   behind on every change it missed until its re-list arrives. So a handover from a live
+//!   behind on every change it missed until its re-list arrives. A node that received a member's
+//!   last renewal late sees that member expire late by as much: it is behind on the expiry from
+//!   (renewal emitted + leaseDuration) until (renewal received + leaseDuration). So a handover from a live
 //!   member only overlaps when a view lagged by more than the handover delay, which is exactly
 //!   the design's claim.
 //! - `local_policy` (after every step, so after every input each node processes): a node never

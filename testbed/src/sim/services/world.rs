@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
 
+use kvip_core::service::membership::MEMBER_LEASE_PREFIX;
 use kvip_core::service::{ServicesInput, ServicesNode, ServicesOutput};
 use kvip_core::{Defects, LeaseError, LeaseObject, LeaseRequest, OpId, WatchEvent};
 
@@ -252,8 +253,16 @@ impl ServicesWorld {
             } => {
                 let h = &mut self.hosts[node];
                 if h.watch_gen == gen && h.core.is_some() {
-                    if let Some(id) = change {
-                        h.behind.remove(&id);
+                    let emitted = change.and_then(|id| h.behind.remove(&id));
+                    if let (Some(e), ServicesInput::LeaseWatch(WatchEvent::Apply(l))) =
+                        (emitted, &input)
+                    {
+                        if let Some(member) = l.name.strip_prefix(MEMBER_LEASE_PREFIX) {
+                            let d =
+                                u64::from(l.lease.record.lease_duration_seconds) * 1_000_000_000;
+                            h.expiry_lag
+                                .insert(member.to_owned(), (e + d, self.now + d));
+                        }
                     }
                     self.trace.mix(&[4, self.now, node as u64]);
                     self.deliver(node, input);
