@@ -6,7 +6,8 @@
 //! 1. a Service with no address is not published (no annotation, no `loadBalancerIP`);
 //! 2. `nginx` with `loadBalancerIP: 192.168.205.202` → EXTERNAL-IP `.202`, reachable;
 //! 3. `nginx-dhcp` with `loadBalancerIP: 0.0.0.0` → an address from dnsmasq's pool (in its lease
-//!    file), on a macvlan of the holder, reachable;
+//!    file), on a macvlan of the holder, reachable; renewed at T1; the same address and MAC after
+//!    a graceful failover, and after every kvip is stopped and started again;
 //! 4. the cloud provider with `cidr-global=192.168.205.216/29` → `nginx-cidr` gets one from that
 //!    block; with `range-global=192.168.205.220-192.168.205.230` → `nginx-range` gets one from the
 //!    range; `range-team-a` → `team-a/nginx` gets one from the namespace's pool, not the global one.
@@ -200,7 +201,8 @@ fn dhcp_service(lb: &mut LbScenario, svc: &ServiceSpec, dnsmasq: &Dnsmasq) -> Re
         ),
     );
     renewal_at_t1(lb, dnsmasq, addr, first.expiry);
-    dhcp_failover(lb, svc, dnsmasq, (addr, first.mac), &holder)
+    dhcp_failover(lb, svc, dnsmasq, (addr, first.mac), &holder)?;
+    dhcp_restart_all(lb, svc, dnsmasq, (addr, first.mac))
 }
 
 /// The client renews at T1 (10 s): the lease file's expiry moves forward, same address and MAC.
@@ -256,18 +258,7 @@ fn dhcp_failover(
                     svc.name
                 ),
             );
-            let leases: Vec<_> = dnsmasq
-                .leases()?
-                .into_iter()
-                .filter(|l| l.ip == addr)
-                .collect();
-            lb.tl.check(
-                leases.len() == 1 && leases[0].mac == mac,
-                format!("dnsmasq: one lease for {addr}, still MAC {mac}"),
-                format!(
-                    "dnsmasq leases for {addr} after the failover: {leases:?}, want one for {mac}"
-                ),
-            );
+            one_lease(lb, dnsmasq, (addr, mac), "the failover")?;
         }
         None => {
             let on = hosts_with(&lb.all_hosts(), addr);
@@ -279,6 +270,68 @@ fn dhcp_failover(
     }
     lb.scenario.start_daemon(old)?;
     lb.tl.note(format!("kvip started again on {old}"));
+    Ok(())
+}
+
+/// Every kvip stopped (SIGTERM: the address and its macvlan go, the lease is abandoned, not
+/// released), then started again (a DaemonSet upgrade): the new holder leases the same address
+/// with the same MAC, from `kube-vip.io/hwaddr` and `kube-vip.io/requestedIP`.
+fn dhcp_restart_all(
+    lb: &mut LbScenario,
+    svc: &ServiceSpec,
+    dnsmasq: &Dnsmasq,
+    (addr, mac): (Ipv4Addr, MacAddr),
+) -> Result<()> {
+    let masters = lb.scenario.master_names();
+    for m in &masters {
+        if let Err(e) = lb.scenario.stop_kvip(m) {
+            lb.tl.fail(format!("graceful stop of kvip on {m}: {e:#}"));
+        }
+    }
+    let on = hosts_with(&lb.all_hosts(), addr);
+    lb.tl.check(
+        on.is_empty(),
+        format!("every kvip stopped: {addr} on no host"),
+        format!("every kvip stopped, but {addr} still on {on:?}"),
+    );
+    let t = Instant::now();
+    for m in &masters {
+        lb.scenario.start_daemon(m)?;
+    }
+    let bound = lb.scenario.story.timing.lease_duration + Duration::from_secs(15);
+    let Some((holder, _)) = lb.wait_single_holder(addr, None, bound) else {
+        let on = hosts_with(&lb.all_hosts(), addr);
+        lb.tl.fail(format!(
+            "{}: {addr} not leased again within {bound:?} of restarting every kvip (on {on:?})",
+            svc.name
+        ));
+        return Ok(());
+    };
+    lb.tl.note(format!(
+        "{}: {addr} again after restarting every kvip, on {holder} ({} ms after the starts)",
+        svc.name,
+        t.elapsed().as_millis()
+    ));
+    one_lease(lb, dnsmasq, (addr, mac), "the restart")
+}
+
+/// Checks that dnsmasq's lease file has exactly one lease for `addr`, still to `mac`, after `what`.
+fn one_lease(
+    lb: &mut LbScenario,
+    dnsmasq: &Dnsmasq,
+    (addr, mac): (Ipv4Addr, MacAddr),
+    what: &str,
+) -> Result<()> {
+    let leases: Vec<_> = dnsmasq
+        .leases()?
+        .into_iter()
+        .filter(|l| l.ip == addr)
+        .collect();
+    lb.tl.check(
+        leases.len() == 1 && leases[0].mac == mac,
+        format!("dnsmasq after {what}: one lease for {addr}, still MAC {mac}"),
+        format!("dnsmasq leases for {addr} after {what}: {leases:?}, want one for {mac}"),
+    );
     Ok(())
 }
 
