@@ -1,7 +1,11 @@
 //! DHCP-addressed Services (`0.0.0.0` / `::`), as far as the Services node is concerned: which DHCP
 //! clients should run (one per Service and family, on the node announcing the Service), the lease
-//! each reports, and the order of stopping: a client is stopped only after its leased address is
-//! gone from this node, so the lease is never released while the address is still configured.
+//! each reports, and whether a stopped client releases its lease.
+//!
+//! A leased address is not one of the node's VIPs: the client configures it on its own macvlan
+//! (whose MAC the DHCP server knows), announces it from there, and reports the lease once it is
+//! configured; stopping the client removes the macvlan and the address with it, before any
+//! release. So the node never adds, removes or announces a leased address itself.
 //! The client itself (RFC 2131 exchange, renewals) is [`crate::dhcp`]'s work.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,22 +57,19 @@ impl DhcpClients {
     }
 
     /// Starts the `wanted` clients not running yet (with hints from the Service's annotations)
-    /// and stops the running ones not wanted whose address `is_absent` here, releasing the
-    /// lease of those no Service asks for any more (not in `asked`).
+    /// and stops the running ones not wanted, releasing the lease of those no Service asks for
+    /// any more (not in `asked`).
     pub fn sync(
         &mut self,
         wanted: &BTreeMap<ClientId, &ServiceView>,
         asked: &BTreeSet<ClientId>,
-        is_absent: impl Fn(IpAddr) -> bool,
         out: &mut Vec<ServicesOutput>,
     ) {
         let stop: BTreeSet<ClientId> = self
             .running
-            .iter()
-            .filter(|(id, b)| {
-                !wanted.contains_key(*id) && b.as_ref().is_none_or(|b| is_absent(b.address))
-            })
-            .map(|(id, _)| id.clone())
+            .keys()
+            .filter(|id| !wanted.contains_key(*id))
+            .cloned()
             .collect();
         for id in stop {
             self.running.remove(&id);

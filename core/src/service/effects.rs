@@ -31,9 +31,7 @@ impl ServicesNode {
             .flat_map(|(key, s)| s.dhcp.iter().map(move |&f| (key.clone(), f)))
             .collect();
         let mut outs = vec![];
-        let vip = &self.vip;
-        self.dhcp
-            .sync(&wanted, &asked, |a| vip.is_absent(a), &mut outs);
+        self.dhcp.sync(&wanted, &asked, &mut outs);
         for o in outs {
             self.queue.push(o);
         }
@@ -86,12 +84,11 @@ impl ServicesNode {
             let Some(b) = self.dhcp.binding(&(key.clone(), family)) else {
                 continue;
             };
-            if self.vip.is_configured(b.address) {
-                ips.push(b.address);
-                annotations.insert(ANNOTATION_HWADDR.to_owned(), Some(b.hwaddr.clone()));
-                let requested = Some(b.address.to_string());
-                annotations.insert(ANNOTATION_REQUESTED_IP.to_owned(), requested);
-            }
+            // A client reports its lease once the address is on its macvlan.
+            ips.push(b.address);
+            annotations.insert(ANNOTATION_HWADDR.to_owned(), Some(b.hwaddr.clone()));
+            let requested = Some(b.address.to_string());
+            annotations.insert(ANNOTATION_REQUESTED_IP.to_owned(), requested);
         }
         (!ips.is_empty()).then(|| status_for(&s.view, ips, annotations))
     }

@@ -266,9 +266,14 @@ impl ServicesNode {
         &self.serving
     }
 
-    /// Addresses being announced from here.
+    /// Addresses being announced from here (leased ones by their DHCP clients' macvlans).
     pub fn announcing(&self) -> BTreeSet<IpAddr> {
-        self.vip.announcing().collect()
+        let leased = self
+            .dhcp
+            .leased()
+            .filter(|((key, _), _)| self.serving.contains(key))
+            .map(|(_, address)| address);
+        self.vip.announcing().chain(leased).collect()
     }
 
     /// Addresses configured here (add completed, still wanted).

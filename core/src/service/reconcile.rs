@@ -41,11 +41,6 @@ impl ServicesNode {
         if let Some(users) = self.plan.users.get(&address) {
             self.status_keys.extend(users.iter().cloned());
         }
-        for ((key, _), leased) in self.dhcp.leased() {
-            if leased == address {
-                self.status_keys.insert(key.clone());
-            }
-        }
     }
 
     /// Marks everything dirty when what the announcer allows changed.
@@ -217,10 +212,6 @@ impl ServicesNode {
                     }
                 }
             }
-        }
-        for ((key, _), ip) in self.dhcp.leased() {
-            let w = wanted.entry(ip).or_insert(false);
-            *w |= serving.contains(key);
         }
         wanted.retain(|ip, _| !foreign.contains(ip));
         let gone: Vec<IpAddr> = self

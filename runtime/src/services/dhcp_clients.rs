@@ -43,12 +43,10 @@ pub struct StartRequest {
     pub hwaddr: Option<String>,
 }
 
-/// The running clients and their addresses.
+/// The running clients.
 pub struct ServiceDhcp {
     parent: String,
     tasks: BTreeMap<ClientId, DhcpLeaseTask>,
-    /// Addresses a client holds, with its MAC.
-    leased: BTreeMap<ClientId, (IpAddr, MacAddr)>,
     events_tx: mpsc::UnboundedSender<(ClientId, DhcpEvent)>,
     stopping: Vec<JoinHandle<()>>,
 }
@@ -60,16 +58,10 @@ impl ServiceDhcp {
         let dhcp = ServiceDhcp {
             parent: parent.to_string(),
             tasks: BTreeMap::new(),
-            leased: BTreeMap::new(),
             events_tx,
             stopping: Vec::new(),
         };
         (dhcp, events_rx)
-    }
-
-    /// Whether `address` is held by one of the clients (so it lives on a macvlan).
-    pub fn holds(&self, address: IpAddr) -> bool {
-        self.leased.values().any(|(a, _)| *a == address)
     }
 
     /// Starts a client. Failures are logged and returned as text.
@@ -115,24 +107,19 @@ impl ServiceDhcp {
         Ok(())
     }
 
-    /// The core's view of a client event (`None` for events it does not need), recording the
-    /// address it holds.
+    /// The core's view of a client event (`None` for events it does not need).
     pub fn handle_event(&mut self, id: ClientId, event: DhcpEvent) -> Option<ServicesInput> {
         let (key, family) = id.clone();
         let mac = self.tasks.get(&id).map(DhcpLeaseTask::mac)?;
         let binding = match event {
             DhcpEvent::Bound(lease) | DhcpEvent::Renewed(lease) => {
                 let address = IpAddr::V4(lease.address);
-                self.leased.insert(id, (address, mac));
                 Some(DhcpBinding {
                     address,
                     hwaddr: mac.to_string(),
                 })
             }
-            DhcpEvent::Expired(_) => {
-                self.leased.remove(&id);
-                None
-            }
+            DhcpEvent::Expired(_) => None,
             DhcpEvent::NoOffer { attempts } => {
                 warn!(service = %key, attempts, "no DHCP offer yet");
                 return None;
@@ -152,7 +139,6 @@ impl ServiceDhcp {
     /// Stops a client in the background: with `release` a DHCPRELEASE is sent, else the lease
     /// is abandoned (it stays with the server for the next holder of the MAC).
     pub fn stop(&mut self, id: &ClientId, release: bool) {
-        self.leased.remove(id);
         let Some(task) = self.tasks.remove(id) else {
             return;
         };

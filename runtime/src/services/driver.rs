@@ -142,14 +142,6 @@ where
                     }));
                 }
                 ServicesOutput::AddAddress { op, vip } => {
-                    if dhcp.holds(vip.address) {
-                        // Leased addresses live on their macvlan, put there by the client.
-                        node.handle_input(
-                            clock.now(),
-                            ServicesInput::AddressDone { op, result: Ok(()) },
-                        );
-                        continue;
-                    }
                     let add = addresses.add(vip);
                     pending.push(
                         add.map(move |result| Some(ServicesInput::AddressDone { op, result }))
@@ -157,13 +149,6 @@ where
                     );
                 }
                 ServicesOutput::RemoveAddress { op, vip } => {
-                    if dhcp.holds(vip.address) {
-                        node.handle_input(
-                            clock.now(),
-                            ServicesInput::AddressDone { op, result: Ok(()) },
-                        );
-                        continue;
-                    }
                     let remove = addresses.remove(vip);
                     pending.push(
                         remove
@@ -171,18 +156,13 @@ where
                             .boxed(),
                     );
                 }
-                ServicesOutput::SendFrame { address, frame } => {
-                    if dhcp.holds(address) {
-                        continue; // announced from the macvlan's MAC by its client
+                ServicesOutput::SendFrame { address, frame } => match frames.send(&frame) {
+                    Ok(()) if fresh.remove(&address) => {
+                        info!(%address, "service first announcement")
                     }
-                    match frames.send(&frame) {
-                        Ok(()) if fresh.remove(&address) => {
-                            info!(%address, "service first announcement")
-                        }
-                        Ok(()) => debug!(%address, bytes = frame.len(), "announced"),
-                        Err(e) => warn!(%address, error = %e, "announcement not sent"),
-                    }
-                }
+                    Ok(()) => debug!(%address, bytes = frame.len(), "announced"),
+                    Err(e) => warn!(%address, error = %e, "announcement not sent"),
+                },
                 ServicesOutput::WriteStatus { op, write } => status_queue.push_back((op, write)),
                 ServicesOutput::DhcpStart {
                     key,
