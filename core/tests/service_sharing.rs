@@ -141,21 +141,9 @@ fn a_malformed_entry_is_reported_and_harms_nothing_else() {
     let a = with_ips(lb("default", "a"), "10.0.0.10, bogus");
     let b = with_ips(lb("default", "b"), "10.0.0.11");
     let out = list_services(&mut n, ms(0), vec![a.clone(), b]);
-    let added: Vec<_> = effects(&out)
-        .into_iter()
-        .filter_map(|o| match o {
-            ServicesOutput::AddAddress { vip, .. } => Some(vip.address),
-            _ => None,
-        })
-        .collect();
+    let added = added_addresses(&out);
     assert_eq!(added, vec![ip("10.0.0.10"), ip("10.0.0.11")]);
-    let problems: Vec<ServiceProblem> = out
-        .iter()
-        .filter_map(|o| match o {
-            ServicesOutput::Problem(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
+    let problems = reported(&out);
     assert_eq!(problems.len(), 1);
     assert_eq!(
         (problems[0].key.clone(), problems[0].kind),
@@ -166,4 +154,53 @@ fn a_malformed_entry_is_reported_and_harms_nothing_else() {
         "{}",
         problems[0].message
     );
+}
+
+/// `kube-vip.io/serviceInterface` naming another interface than the Services interface (`eth0`
+/// here): reported once, and the Service is still announced (on `eth0`); naming `eth0` itself
+/// is no problem.
+#[test]
+fn another_service_interface_is_reported_and_announced_on_the_services_interface() {
+    let mut n = holding("n1", global_mode(), ms(0));
+    let mut a = with_ips(lb("default", "a"), "10.0.0.20");
+    a.annotations
+        .insert("kube-vip.io/serviceInterface".into(), "eth1".into());
+    let mut b = with_ips(lb("default", "b"), "10.0.0.21");
+    b.annotations
+        .insert("kube-vip.io/serviceInterface".into(), "eth0".into());
+    let out = list_services(&mut n, ms(0), vec![a.clone(), b]);
+    let added = added_addresses(&out);
+    assert_eq!(added, vec![ip("10.0.0.20"), ip("10.0.0.21")]);
+    let problems = reported(&out);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        (problems[0].key.clone(), problems[0].kind),
+        (a.key, ProblemKind::UnsupportedInterface)
+    );
+    assert!(
+        problems[0].message.contains("eth1"),
+        "{}",
+        problems[0].message
+    );
+}
+
+/// The addresses `out` adds, in order.
+fn added_addresses(out: &[ServicesOutput]) -> Vec<std::net::IpAddr> {
+    effects(out)
+        .into_iter()
+        .filter_map(|o| match o {
+            ServicesOutput::AddAddress { vip, .. } => Some(vip.address),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The problems `out` reports.
+fn reported(out: &[ServicesOutput]) -> Vec<ServiceProblem> {
+    out.iter()
+        .filter_map(|o| match o {
+            ServicesOutput::Problem(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
 }

@@ -30,6 +30,10 @@ pub struct ServicesConfig {
     pub prefixes: Prefixes,
     /// MAC of the Services interface, the sender of announcements.
     pub mac: MacAddr,
+    /// Name of the Services interface (`vip_servicesinterface`, else `vip_interface`; the
+    /// runtime fills in the default route's when both are empty). Every Service is announced
+    /// there: a Service whose `kube-vip.io/serviceInterface` names another one is reported.
+    pub interface: String,
     /// Refresh period of announcements (`vip_arpRate`).
     pub arp_rate: Duration,
     /// Write Service status (`!disable_service_updates`).
@@ -85,6 +89,10 @@ impl ServicesConfig {
                 v6: cfg.prefix_v6,
             },
             mac,
+            interface: cfg
+                .effective_services_interface()
+                .unwrap_or_default()
+                .to_owned(),
             arp_rate: cfg.arp_rate,
             write_status: !cfg.disable_service_updates,
             foreign_addresses,

@@ -112,6 +112,10 @@ pub enum ProblemKind {
     InvalidAddress,
     /// A shared address clashes on a port with another Service.
     PortClash,
+    /// `kube-vip.io/serviceInterface` names an interface other than the Services interface
+    /// (per-Service interfaces are not supported: the Service is announced on the Services
+    /// interface).
+    UnsupportedInterface,
 }
 
 /// A problem with one Service, for a log line and a Kubernetes Event (type Warning) on it.

@@ -16,7 +16,7 @@ use super::io::{ProblemKind, ServiceProblem};
 use super::matching::{is_ours, ClassRules};
 use super::model::{
     EndpointsView, ServiceKey, ServicePort, ServiceView, TrafficPolicy, ANNOTATION_HWADDR,
-    ANNOTATION_REQUESTED_IP, ANNOTATION_VIP_HOST,
+    ANNOTATION_REQUESTED_IP, ANNOTATION_SERVICE_INTERFACE, ANNOTATION_VIP_HOST,
 };
 use super::sharing::{share, Claimant};
 
@@ -103,10 +103,14 @@ impl Plan {
         services: &Store<Arc<ServiceView>>,
         endpoints: &Store<EndpointsView>,
         rules: &ClassRules,
+        interface: &str,
     ) -> Plan {
         let mut plan = Plan::default();
         for view in services.iter().filter(|v| is_ours(v, rules)) {
             let view = Arc::clone(view);
+            if let Some(message) = other_interface(&view, interface) {
+                plan.report(&view, ProblemKind::UnsupportedInterface, message);
+            }
             let parsed = parse_addresses(&view);
             for p in parsed.problems {
                 plan.report(&view, ProblemKind::InvalidAddress, p.to_string());
@@ -266,4 +270,17 @@ fn group(services: &BTreeMap<ServiceKey, PlannedService>) -> Vec<Group> {
         };
     }
     groups.into_values().collect()
+}
+
+/// What to report when `view`'s `kube-vip.io/serviceInterface` names an interface other than
+/// `interface` (the Services interface; empty when unknown, then nothing is reported).
+fn other_interface(view: &ServiceView, interface: &str) -> Option<String> {
+    let wanted = view.annotation(ANNOTATION_SERVICE_INTERFACE)?.trim();
+    (!wanted.is_empty() && !interface.is_empty() && wanted != interface).then(|| {
+        format!(
+            "{ANNOTATION_SERVICE_INTERFACE}={wanted}: kvip announces every Service on the \
+             Services interface {interface} (per-Service interfaces are not supported); \
+             announced on {interface}"
+        )
+    })
 }

@@ -65,7 +65,12 @@ impl ServicesNode {
     pub(super) fn settle(&mut self, now: Instant) {
         if self.plan_stale {
             self.plan_stale = false;
-            let plan = Plan::build(&self.services, &self.endpoints, &self.cfg.classes);
+            let plan = Plan::build(
+                &self.services,
+                &self.endpoints,
+                &self.cfg.classes,
+                &self.cfg.interface,
+            );
             if plan != self.plan {
                 if plan.groups != self.plan.groups {
                     self.plan_version += 1;

@@ -37,8 +37,9 @@ pub async fn run_services(
     let endpoints = endpoint_source(&client, config.enable_endpoints).await;
     let (dhcp, dhcp_events) = ServiceDhcp::new(&interface);
     let clock = CoreClock::start();
-    let services_config =
+    let mut services_config =
         ServicesConfig::from_config(config, MacAddr(mac), seed(), clock.wall_clock());
+    services_config.interface = interface.clone();
     let mode = match &services_config.mode {
         ElectionMode::Global { lease } => {
             format!("global lease {}/{}", lease.namespace, lease.name)
