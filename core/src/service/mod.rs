@@ -32,7 +32,10 @@
 //! 3. groups Services that share an address, and assigns each group by bounded-load rendezvous
 //!    hashing ([`assign`]) over the live members eligible for it (for `externalTrafficPolicy:
 //!    Local`, those with a ready local endpoint): every node computes the same assignment from the
-//!    same view, loads differ by at most one, and a member joining or leaving moves few groups;
+//!    same view, loads differ by at most one, and a member joining or leaving moves few groups
+//!    (its own share, plus the few — about 1–3 % of the others' — that keeping loads exactly even
+//!    moves between members that stay; those wait out the handover delay like any gain from a
+//!    live member, so they are unreachable for about that long);
 //! 4. announces the groups assigned to it. A group lost is withdrawn at once; a group gained from
 //!    a member that is still live is announced only after the handover delay (default
 //!    2 × retryPeriod), leaving the previous owner time to see the change and withdraw.
