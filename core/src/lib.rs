@@ -20,6 +20,7 @@
 pub mod config;
 pub mod defects;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod election;
 pub mod io;
 pub mod ipam;

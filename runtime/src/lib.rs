@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod cloud_provider;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod kube_service;
 pub mod manager;
 pub mod manifest;
