@@ -16,6 +16,7 @@ use kvip_core::dhcp::{macvlan_name, stable_mac};
 use kvip_core::dhcp6::{Dhcp6ClientConfig, Lease6};
 use kvip_runtime::dhcp6::{Dhcp6Event, Dhcp6LeaseTask};
 use kvip_testbed::netns::cmd::poll_until;
+use kvip_testbed::netns::dnsmasq::{read_leases_v6, Lease6Line};
 use kvip_testbed::netns::{self, Lan, Netns, Run};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -67,34 +68,9 @@ fn dnsmasq_args(dir: &Path) -> Vec<String> {
     ]
 }
 
-/// One DHCPv6 line of dnsmasq's lease file: `<expiry> <iaid> <address> <host> <client DUID>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Lease6Line {
-    expiry: u64,
-    iaid: String,
-    address: Ipv6Addr,
-    host: Option<String>,
-    duid: String,
-}
-
-/// The DHCPv6 lines of the lease file (the `duid` line and IPv4 lines skipped).
+/// The DHCPv6 lines of the lease file (none while it is missing or unreadable).
 fn read_v6_leases(path: &Path) -> Vec<Lease6Line> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let [expiry, iaid, address, host, duid] = f.as_slice() else {
-                return None;
-            };
-            Some(Lease6Line {
-                expiry: expiry.parse().ok()?,
-                iaid: iaid.to_string(),
-                address: address.parse().ok()?,
-                host: (*host != "*").then(|| host.to_string()),
-                duid: duid.to_string(),
-            })
-        })
-        .collect()
+    read_leases_v6(path).unwrap_or_default()
 }
 
 /// Waits, sleeping in tokio (the lease task runs on the same thread), until `probe` holds.

@@ -107,6 +107,7 @@ impl Bed {
             t1: Some(T1),
             t2: Some(Duration::from_secs(6)),
             reservations: Vec::new(),
+            range_v6: None,
         };
         let server = Dnsmasq::start(&mut run, &server_host.ns, &config).expect("dnsmasq ready");
         Bed {

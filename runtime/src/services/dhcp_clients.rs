@@ -1,5 +1,6 @@
-//! The DHCP clients of the Services node: a [`DhcpLeaseTask`] per Service and family the core
-//! starts, their events turned into [`ServicesInput::DhcpLease`], and the leased addresses,
+//! The DHCP clients of the Services node: a [`DhcpLeaseTask`] (`0.0.0.0`, DHCPv4) or a
+//! [`Dhcp6LeaseTask`] (`::`, DHCPv6) per Service and family the core starts, their events
+//! turned into [`ServicesInput::DhcpLease`], and the leased addresses,
 //! which live on the Service's macvlan (the task adds them and announces them from the
 //! macvlan's MAC, the one the DHCP server knows) rather than on the Services interface.
 //!
@@ -7,12 +8,17 @@
 //! and **abandoned** otherwise (leadership moved, daemon stopping): the server
 //! keeps the lease for the MAC written in `kube-vip.io/hwaddr`, so the next holder gets the same
 //! address.
+//!
+//! Both families use the one macvlan of the Service's MAC (the kernel refuses a second macvlan
+//! with the same MAC on a parent), so a Service asking for both `0.0.0.0` and `::` gets the
+//! family started first and a `DhcpFailed` Warning Event for the other.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use kvip_core::dhcp::{stable_mac, DhcpClientConfig};
+use kvip_core::dhcp6::Dhcp6ClientConfig;
 use kvip_core::service::{DhcpBinding, DhcpFamily, ServiceKey, ServicesInput};
 use kvip_core::wire::MacAddr;
 use tokio::sync::mpsc;
@@ -20,6 +26,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::dhcp::{DhcpEvent, DhcpLeaseTask};
+use crate::dhcp6::{Dhcp6Event, Dhcp6LeaseTask};
 
 /// One client: a Service and a family.
 pub type ClientId = (ServiceKey, DhcpFamily);
@@ -43,17 +50,95 @@ pub struct StartRequest {
     pub hwaddr: Option<String>,
 }
 
+/// What a client of either family reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseEvent {
+    /// The address is leased (or the lease extended) and configured on the macvlan.
+    Bound(IpAddr),
+    /// The address was lost and removed; the client is asking again.
+    Lost,
+    /// This many requests went unanswered; still trying.
+    NoOffer(u32),
+    /// Something the client cannot fix; it goes on.
+    Error(String),
+}
+
+impl From<DhcpEvent> for LeaseEvent {
+    fn from(event: DhcpEvent) -> Self {
+        match event {
+            DhcpEvent::Bound(lease) | DhcpEvent::Renewed(lease) => {
+                LeaseEvent::Bound(IpAddr::V4(lease.address))
+            }
+            DhcpEvent::Expired(_) => LeaseEvent::Lost,
+            DhcpEvent::NoOffer { attempts } => LeaseEvent::NoOffer(attempts),
+            DhcpEvent::Error(e) => LeaseEvent::Error(e),
+        }
+    }
+}
+
+impl From<Dhcp6Event> for LeaseEvent {
+    fn from(event: Dhcp6Event) -> Self {
+        match event {
+            Dhcp6Event::Bound(lease) | Dhcp6Event::Renewed(lease) => {
+                LeaseEvent::Bound(IpAddr::V6(lease.address))
+            }
+            Dhcp6Event::Expired(_) => LeaseEvent::Lost,
+            Dhcp6Event::NoOffer { attempts } => LeaseEvent::NoOffer(attempts),
+            Dhcp6Event::Error(e) => LeaseEvent::Error(e),
+        }
+    }
+}
+
+/// A running client of either family.
+enum LeaseTask {
+    V4(DhcpLeaseTask),
+    V6(Dhcp6LeaseTask),
+}
+
+impl LeaseTask {
+    fn mac(&self) -> MacAddr {
+        match self {
+            LeaseTask::V4(task) => task.mac(),
+            LeaseTask::V6(task) => task.mac(),
+        }
+    }
+
+    async fn stop(self, release: bool) -> anyhow::Result<()> {
+        match (self, release) {
+            (LeaseTask::V4(task), true) => task.release().await,
+            (LeaseTask::V4(task), false) => task.abandon().await,
+            (LeaseTask::V6(task), true) => task.release().await,
+            (LeaseTask::V6(task), false) => task.abandon().await,
+        }
+    }
+}
+
+/// Forwards a task's events, tagged with its client, to the shared channel.
+fn forward<E: Into<LeaseEvent> + Send + 'static>(
+    id: ClientId,
+    mut events: mpsc::UnboundedReceiver<E>,
+    to: mpsc::UnboundedSender<(ClientId, LeaseEvent)>,
+) {
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if to.send((id.clone(), event.into())).is_err() {
+                break;
+            }
+        }
+    });
+}
+
 /// The running clients.
 pub struct ServiceDhcp {
     parent: String,
-    tasks: BTreeMap<ClientId, DhcpLeaseTask>,
-    events_tx: mpsc::UnboundedSender<(ClientId, DhcpEvent)>,
+    tasks: BTreeMap<ClientId, LeaseTask>,
+    events_tx: mpsc::UnboundedSender<(ClientId, LeaseEvent)>,
     stopping: Vec<JoinHandle<()>>,
 }
 
 impl ServiceDhcp {
     /// Clients on macvlans of `parent`; their events arrive on the returned receiver.
-    pub fn new(parent: &str) -> (Self, mpsc::UnboundedReceiver<(ClientId, DhcpEvent)>) {
+    pub fn new(parent: &str) -> (Self, mpsc::UnboundedReceiver<(ClientId, LeaseEvent)>) {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let dhcp = ServiceDhcp {
             parent: parent.to_string(),
@@ -67,11 +152,6 @@ impl ServiceDhcp {
     /// Starts a client. Failures are logged and returned as text.
     pub async fn start(&mut self, request: StartRequest) -> Result<(), String> {
         let (key, family) = &request.id;
-        if *family != DhcpFamily::V4 {
-            return Err(format!(
-                "{key}: DHCPv6 addresses (`::`) are not supported yet"
-            ));
-        }
         let mac = match request.hwaddr.as_deref().map(str::parse::<MacAddr>) {
             Some(Ok(mac)) => mac,
             Some(Err(e)) => {
@@ -80,52 +160,78 @@ impl ServiceDhcp {
             }
             None => stable_mac(&request.uid),
         };
-        let requested_ip = match request.requested {
-            Some(IpAddr::V4(ip)) => Some(ip),
-            _ => None,
+        let other = match family {
+            DhcpFamily::V4 => DhcpFamily::V6,
+            DhcpFamily::V6 => DhcpFamily::V4,
         };
-        let config = DhcpClientConfig {
-            host_name: request.hostname.clone(),
-            requested_ip,
-            seed: crate::manager::seed(),
-            ..DhcpClientConfig::new(mac)
-        };
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = DhcpLeaseTask::start(&self.parent, config, tx)
-            .await
-            .map_err(|e| format!("{key}: DHCP client not started: {e:#}"))?;
-        let id = request.id.clone();
-        let forward = self.events_tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                if forward.send((id.clone(), event)).is_err() {
-                    break;
-                }
+        if self.tasks.contains_key(&(key.clone(), other)) {
+            return Err(format!(
+                "{key}: asks for DHCP addresses of both families (`0.0.0.0` and `::`); only the \
+                 {other:?} one is leased, both would need the one macvlan of MAC {mac}"
+            ));
+        }
+        let (id, parent, seed) = (
+            request.id.clone(),
+            self.parent.clone(),
+            crate::manager::seed(),
+        );
+        let task = match family {
+            DhcpFamily::V4 => {
+                let config = DhcpClientConfig {
+                    host_name: request.hostname.clone(),
+                    requested_ip: match request.requested {
+                        Some(IpAddr::V4(ip)) => Some(ip),
+                        _ => None,
+                    },
+                    seed,
+                    ..DhcpClientConfig::new(mac)
+                };
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task = DhcpLeaseTask::start(&parent, config, tx).await;
+                task.map(|task| {
+                    forward(id, rx, self.events_tx.clone());
+                    LeaseTask::V4(task)
+                })
             }
-        });
+            DhcpFamily::V6 => {
+                let config = Dhcp6ClientConfig {
+                    host_name: request.hostname.clone(),
+                    requested_address: match request.requested {
+                        Some(IpAddr::V6(ip)) => Some(ip),
+                        _ => None,
+                    },
+                    seed,
+                    ..Dhcp6ClientConfig::new(mac)
+                };
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task = Dhcp6LeaseTask::start(&parent, config, tx).await;
+                task.map(|task| {
+                    forward(id, rx, self.events_tx.clone());
+                    LeaseTask::V6(task)
+                })
+            }
+        }
+        .map_err(|e| format!("{key}: DHCP client ({family:?}) not started: {e:#}"))?;
         self.tasks.insert(request.id, task);
         Ok(())
     }
 
     /// The core's view of a client event (`None` for events it does not need).
-    pub fn handle_event(&mut self, id: ClientId, event: DhcpEvent) -> Option<ServicesInput> {
+    pub fn handle_event(&mut self, id: ClientId, event: LeaseEvent) -> Option<ServicesInput> {
         let (key, family) = id.clone();
-        let mac = self.tasks.get(&id).map(DhcpLeaseTask::mac)?;
+        let mac = self.tasks.get(&id).map(LeaseTask::mac)?;
         let binding = match event {
-            DhcpEvent::Bound(lease) | DhcpEvent::Renewed(lease) => {
-                let address = IpAddr::V4(lease.address);
-                Some(DhcpBinding {
-                    address,
-                    hwaddr: mac.to_string(),
-                })
-            }
-            DhcpEvent::Expired(_) => None,
-            DhcpEvent::NoOffer { attempts } => {
-                warn!(service = %key, attempts, "no DHCP offer yet");
+            LeaseEvent::Bound(address) => Some(DhcpBinding {
+                address,
+                hwaddr: mac.to_string(),
+            }),
+            LeaseEvent::Lost => None,
+            LeaseEvent::NoOffer(attempts) => {
+                warn!(service = %key, ?family, attempts, "no DHCP offer yet");
                 return None;
             }
-            DhcpEvent::Error(e) => {
-                warn!(service = %key, error = e, "DHCP client");
+            LeaseEvent::Error(e) => {
+                warn!(service = %key, ?family, error = e, "DHCP client");
                 return None;
             }
         };
@@ -145,14 +251,7 @@ impl ServiceDhcp {
         let key = id.0.clone();
         self.stopping.push(tokio::spawn(async move {
             let how = if release { "released" } else { "abandoned" };
-            let stop = async {
-                if release {
-                    task.release().await
-                } else {
-                    task.abandon().await
-                }
-            };
-            match tokio::time::timeout(STOP_BOUND, stop).await {
+            match tokio::time::timeout(STOP_BOUND, task.stop(release)).await {
                 Ok(Ok(())) => info!(service = %key, how, "DHCP client stopped"),
                 Ok(Err(e)) => warn!(service = %key, error = %e, "DHCP client stop failed"),
                 Err(_) => warn!(service = %key, "DHCP client stop timed out"),
@@ -167,7 +266,7 @@ impl ServiceDhcp {
         let ids: Vec<ClientId> = self.tasks.keys().cloned().collect();
         for id in ids {
             if let Some(task) = self.tasks.remove(&id) {
-                let _ = tokio::time::timeout(bound, task.abandon()).await;
+                let _ = tokio::time::timeout(bound, task.stop(false)).await;
             }
         }
     }

@@ -89,7 +89,7 @@ pub struct ServicesPorts<A, F> {
     /// Events of the DHCP clients.
     pub dhcp_events: tokio::sync::mpsc::UnboundedReceiver<(
         super::dhcp_clients::ClientId,
-        crate::dhcp::DhcpEvent,
+        super::dhcp_clients::LeaseEvent,
     )>,
     /// Warning Events on Services.
     pub events: ServiceEvents,

@@ -17,6 +17,7 @@
 //! | [`checks`] | the checks both stories repeat (assigned, published, held, routed, answering) |
 //! | [`s2`] | S2's LoadBalancer part: pool address, ssh lands on the leader, graceful move, port 22, pinned VIP |
 //! | [`s3`] | S3: static, DHCP and pool addresses, per-namespace pools |
+//! | [`s3_dhcp6`] | S3's DHCPv6 step: `::` leased from dnsmasq, held on a macvlan, released |
 
 pub mod checks;
 pub mod cloud_provider;
@@ -26,6 +27,7 @@ pub mod kube_proxy;
 pub mod manifest;
 pub mod s2;
 pub mod s3;
+pub mod s3_dhcp6;
 pub mod stand_in;
 pub mod timeline;
 

@@ -7,7 +7,8 @@
 //! 2. `nginx` with `loadBalancerIP: 192.168.205.202` → EXTERNAL-IP `.202`, reachable;
 //! 3. `nginx-dhcp` with `loadBalancerIP: 0.0.0.0` → an address from dnsmasq's pool (in its lease
 //!    file), on a macvlan of the holder, reachable; renewed at T1; the same address and MAC after
-//!    a graceful failover, and after every kvip is stopped and started again;
+//!    a graceful failover, and after every kvip is stopped and started again; `nginx-dhcp6`
+//!    (`::`) gets one from dnsmasq's DHCPv6 pool ([`super::s3_dhcp6`]);
 //! 4. the cloud provider with `cidr-global=192.168.205.216/29` → `nginx-cidr` gets one from that
 //!    block; with `range-global=192.168.205.220-192.168.205.230` → `nginx-range` gets one from the
 //!    range; `range-team-a` → `team-a/nginx` gets one from the namespace's pool, not the global one.
@@ -55,6 +56,7 @@ pub fn dhcp_config() -> DnsmasqConfig {
         t1: Some(Duration::from_secs(10)),
         t2: Some(Duration::from_secs(20)),
         reservations: Vec::new(),
+        range_v6: Some(super::s3_dhcp6::POOL),
     }
 }
 
@@ -69,10 +71,13 @@ pub fn run(mode: Mode) -> Result<Timeline> {
         h.ns.sysctl("net.ipv4.conf.all.arp_announce", "2")?;
     }
     lb.tl.note("arp_ignore=1, arp_announce=2 on every node");
-    let dhcp_ns = lb.scenario.cluster.host("dhcp")?.ns.clone();
+    let dhcp_host = lb.scenario.cluster.host("dhcp")?.clone();
+    super::s3_dhcp6::add_lan_prefix(&dhcp_host, lb.nodes())?;
+    let dhcp_ns = dhcp_host.ns.clone();
     let dnsmasq = Dnsmasq::start(lb.scenario.cluster.run_mut(), &dhcp_ns, &dhcp_config())?;
     lb.tl.note(format!(
-        "dnsmasq (pid {}) on dhcp 192.168.205.1: pool .60-.90, --no-ping, T1 10 s, T2 20 s",
+        "dnsmasq (pid {}) on dhcp 192.168.205.1: pool .60-.90, --no-ping, T1 10 s, T2 20 s; \
+         DHCPv6 on fd00:205::1/64: pool ::100-::1ff",
         dnsmasq.pid()
     ));
 
@@ -86,6 +91,7 @@ pub fn run(mode: Mode) -> Result<Timeline> {
     if mode == Mode::Full {
         lb.publish(&nginx, |a| a == STATIC, "192.168.205.202")?;
         dhcp_service(&mut lb, &dhcp, &dnsmasq)?;
+        super::s3_dhcp6::dhcp6_service(&mut lb, &dnsmasq)?;
         std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
         let ips = lb.kube.ingress_ips(&none.namespace, &none.name)?;
         lb.tl.check(

@@ -11,7 +11,7 @@ use super::lan::Netns;
 use super::run::{ProcId, Run};
 use super::{io_err, NetnsError, Result};
 use kvip_core::wire::MacAddr;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ pub struct DnsmasqConfig {
     pub t2: Option<Duration>,
     /// Fixed MAC → address reservations (`--dhcp-host`).
     pub reservations: Vec<(MacAddr, Ipv4Addr)>,
+    /// A DHCPv6 pool (first, last) of a /64 the interface has an address in, with the same
+    /// lease time (dnsmasq sends T1 = ½ and T2 = ⅞ of it; no setting for them).
+    pub range_v6: Option<(Ipv6Addr, Ipv6Addr)>,
 }
 
 /// One line of dnsmasq's lease file: `<expiry> <mac> <ip> <host> <client id>`.
@@ -100,6 +103,12 @@ pub fn args(config: &DnsmasqConfig, dir: &Path) -> Vec<String> {
     }
     for (mac, ip) in &config.reservations {
         a.push(format!("--dhcp-host={mac},{ip}"));
+    }
+    if let Some((first, last)) = config.range_v6 {
+        a.push(format!(
+            "--dhcp-range={first},{last},64,{}",
+            config.lease_time.as_secs()
+        ));
     }
     a
 }
@@ -172,6 +181,57 @@ impl Dnsmasq {
     pub fn stop(&self, run: &mut Run) {
         run.stop(self.id);
     }
+}
+
+/// One DHCPv6 line of dnsmasq's lease file: `<expiry> <iaid> <address> <host> <client DUID>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease6Line {
+    /// Expiry, seconds since the Unix epoch.
+    pub expiry: u64,
+    /// The IA_NA's IAID, as dnsmasq prints it (decimal).
+    pub iaid: String,
+    /// The leased address.
+    pub address: Ipv6Addr,
+    /// The host name the client sent (`None` for `*`).
+    pub host: Option<String>,
+    /// The client's DUID, colon-separated hex.
+    pub duid: String,
+}
+
+impl Lease6Line {
+    /// The MAC in a DUID-LL (type 3, hardware type 1), as a Service's DHCPv6 client sends it.
+    pub fn duid_ll_mac(&self) -> Option<MacAddr> {
+        let hex = self.duid.strip_prefix("00:03:00:01:")?;
+        hex.parse().ok()
+    }
+}
+
+/// The DHCPv6 leases of dnsmasq's lease file (IPv4 lines and the server's `duid` line skipped);
+/// a missing file has none.
+pub fn read_leases_v6(path: &Path) -> Result<Vec<Lease6Line>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(path.display().to_string())(e)),
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [expiry, iaid, address, host, duid] = fields.as_slice() else {
+            continue;
+        };
+        let (Ok(expiry), Ok(address)) = (expiry.parse(), address.parse::<Ipv6Addr>()) else {
+            continue;
+        };
+        out.push(Lease6Line {
+            expiry,
+            iaid: iaid.to_string(),
+            address,
+            host: (*host != "*").then(|| host.to_string()),
+            duid: duid.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// Parses dnsmasq's lease file; a missing file has no leases. DHCPv6 lines (`duid …` and
@@ -254,6 +314,7 @@ mod tests {
                 MacAddr([2, 0x42, 10, 0xfa, 0, 0xaa]),
                 Ipv4Addr::new(10, 250, 0, 170),
             )],
+            range_v6: Some(("fd00::100".parse().unwrap(), "fd00::1ff".parse().unwrap())),
         };
         let a = args(&config, Path::new("/tmp/x"));
         for want in [
@@ -265,6 +326,7 @@ mod tests {
             "--dhcp-option=option:T2,6",
             "--dhcp-option=option:router,10.250.0.1",
             "--dhcp-host=02:42:0a:fa:00:aa,10.250.0.170",
+            "--dhcp-range=fd00::100,fd00::1ff,64,120",
             "--dhcp-leasefile=/tmp/x/dnsmasq.leases",
             "--pid-file=/tmp/x/dnsmasq.pid",
         ] {
