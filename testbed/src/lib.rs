@@ -7,7 +7,9 @@
 //!   of components that only talk to the API, such as `kvip cloud-provider`.
 //! - [`story`]: the canonical leader-loss story, printed by the `story` binary.
 //! - [`vopr`]: the sweep over many seeds and the failover tables that the `vopr` binary prints.
+//! - [`kvip_bin`]: the `kvip` binary the namespace and loopback tests run.
 
+pub mod kvip_bin;
 pub mod loopback_api;
 pub mod netns;
 pub mod sim;

@@ -17,39 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kvip_testbed::kvip_bin::kvip_binary;
 use kvip_testbed::loopback_api::LoopbackApi;
 use serde_json::Value;
 
 const BOUND: Duration = Duration::from_secs(15);
-
-/// `$KVIP_BIN` if set, else builds `kvip` (a no-op when up to date) in this test's profile and
-/// returns its path.
-fn kvip_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("KVIP_BIN") {
-        return PathBuf::from(path);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let release = !cfg!(debug_assertions);
-    let mut build = Command::new(&cargo);
-    build
-        .current_dir(root)
-        .args(["build", "-q", "-p", "kvip-runtime", "--bin", "kvip"]);
-    if release {
-        build.arg("--release");
-    }
-    let status = build.status().expect("run cargo build");
-    assert!(status.success(), "building kvip failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let path = target
-        .join(if release { "release" } else { "debug" })
-        .join("kvip");
-    assert!(path.is_file(), "{} missing after the build", path.display());
-    path
-}
 
 /// The `kvip cloud-provider` process, stopped (TERM, then KILL) by its PID on drop.
 struct Provider {

@@ -4,7 +4,9 @@
 //! macvlan with the Service's stable MAC (`ip -6 addr`: a /128); the lease file names our IAID,
 //! host name and DUID-LL (which carries the MAC); the server reaches the address at that MAC;
 //! the renewal at T1 moves the lease file's expiry forward; release removes the line and the
-//! macvlan; a restart asking for the address gets it back.
+//! macvlan; a restart asking for the address gets it back. Then the operator's check, `kvip
+//! dhcp-lease --ipv6` with the same UID, gets that address again (same DUID) and releases it on
+//! SIGTERM.
 //!
 //! dnsmasq (2.90) has no T1/T2 setting for DHCPv6: it sends T1 = 1/2 and T2 = 7/8 of the
 //! valid lifetime, and lease times under 2 minutes are raised to 2 minutes (`…,64,60` still
@@ -15,6 +17,7 @@
 use kvip_core::dhcp::{macvlan_name, stable_mac};
 use kvip_core::dhcp6::{Dhcp6ClientConfig, Lease6};
 use kvip_runtime::dhcp6::{Dhcp6Event, Dhcp6LeaseTask};
+use kvip_testbed::kvip_bin::kvip_binary;
 use kvip_testbed::netns::cmd::poll_until;
 use kvip_testbed::netns::dnsmasq::{read_leases_v6, Lease6Line};
 use kvip_testbed::netns::{self, Lan, Netns, Run};
@@ -346,10 +349,76 @@ fn dhcp6_lease_renew_release_restart_against_dnsmasq() {
         dnsmasq_log: run.process(dnsmasq).log_path().to_path_buf(),
         config,
     };
+    let lease_file = ctx.lease_file.clone();
     in_netns(&node.ns, move || scenario(ctx));
+    cli_lease_and_release(&mut run, &node.ns, &lease_file);
     let report = run.cleanup();
     eprintln!(
         "dhcp6_dnsmasq: done in {:?}; cleanup {report:?}",
         started.elapsed()
     );
+}
+
+/// Step 6, from the test's thread: `kvip dhcp-lease --ipv6 --uid UID` in the node gets the
+/// address the abandoned lease left with the server (same MAC, same DUID) onto the macvlan as
+/// /128, and on SIGTERM releases it, deletes the macvlan and exits 0.
+fn cli_lease_and_release(run: &mut Run, node: &Netns, lease_file: &Path) {
+    let mac = stable_mac(UID);
+    let duid = format!("00:03:00:01:{mac}");
+    let held = read_v6_leases(lease_file)
+        .into_iter()
+        .find(|l| l.duid == duid)
+        .map(|l| l.address)
+        .expect("the abandoned lease is still with the server");
+    let kvip = kvip_binary().display().to_string();
+    let args = [
+        "dhcp-lease",
+        "--ipv6",
+        "--interface",
+        "eth0",
+        "--uid",
+        UID,
+        "--hostname",
+        HOST_NAME,
+    ]
+    .map(String::from)
+    .to_vec();
+    let env = [("RUST_LOG".to_string(), "info".to_string())];
+    let id = run
+        .spawn_env(node, "kvip-dhcp6-cli", &kvip, &args, &env)
+        .expect("spawn kvip");
+    let interface = macvlan_name(mac);
+    poll_until(
+        "dhcp6 bound logged and the address on the macvlan",
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || {
+            let p = run.process(id);
+            p.check_alive()?;
+            let log = std::fs::read_to_string(p.log_path()).unwrap_or_default();
+            let bound = log
+                .lines()
+                .any(|l| l.contains("dhcp6 bound") && l.contains(&format!("address={held}")));
+            Ok(bound && ipv6_addresses(node, &interface).contains(&format!("{held}/128")))
+        },
+    )
+    .expect("kvip dhcp-lease --ipv6 leases the same address");
+    let p = run.process(id);
+    assert!(p.signal(libc::SIGTERM), "kvip was running");
+    let status = p
+        .wait_exit(Duration::from_secs(8))
+        .expect("kvip exits after SIGTERM");
+    assert!(status.success(), "kvip dhcp-lease --ipv6 exits 0: {status}");
+    poll_until(
+        "lease line gone",
+        Duration::from_secs(3),
+        Duration::from_millis(20),
+        || Ok(read_v6_leases(lease_file).iter().all(|l| l.address != held)),
+    )
+    .expect("RELEASE removes the lease line");
+    assert!(
+        node.ip(&["link", "show", &interface]).is_err(),
+        "macvlan deleted"
+    );
+    eprintln!("dhcp6_dnsmasq: kvip dhcp-lease --ipv6 leased and released {held}");
 }

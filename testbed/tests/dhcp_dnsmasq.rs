@@ -10,12 +10,12 @@
 
 use kvip_core::dhcp::{macvlan_name, stable_mac};
 use kvip_core::wire::MacAddr;
+use kvip_testbed::kvip_bin::kvip_binary;
 use kvip_testbed::netns::cmd::poll_until;
 use kvip_testbed::netns::dnsmasq::{self, Dnsmasq, DnsmasqConfig, LeaseLine};
 use kvip_testbed::netns::{self, Host, Lan, Netns, ProcId, Run};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const UID: &str = "3f0c2d1e-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
@@ -41,33 +41,6 @@ fn skip_reason() -> Option<String> {
         }
     }
     None
-}
-
-/// `kvip`, built (a no-op when up to date) in the workspace's release profile, as the scenarios
-/// build it; `$KVIP_BIN` overrides.
-fn kvip_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("KVIP_BIN") {
-        return PathBuf::from(bin);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "kvip-runtime",
-            "--bin",
-            "kvip",
-        ])
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building kvip failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    target.join("release").join("kvip")
 }
 
 struct Bed {
