@@ -197,9 +197,6 @@ impl ServicesNode {
         self.announcer
             .elector()
             .handle_timeout(now, &mut self.queue.core);
-        if self.wake_at.is_some_and(|t| t <= now) {
-            self.dirty = true;
-        }
         self.notice_standing(now);
         self.settle(now);
     }

@@ -63,6 +63,12 @@ impl ServicesNode {
     }
 
     pub(super) fn settle(&mut self, now: Instant) {
+        // A deadline that passed counts whether or not its timer was served first: an input
+        // handled after it (a busy runtime) must do the timer's work, since the wake-up computed
+        // below only looks forward and would forget it (a gain due then, a status retry).
+        if self.wake_at.is_some_and(|t| t <= now) {
+            self.dirty = true;
+        }
         if self.plan_stale {
             self.plan_stale = false;
             let plan = Plan::build(
