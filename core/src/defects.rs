@@ -24,11 +24,14 @@ pub enum Defect {
     ServicesIgnoreEndpointChanges,
     /// Services, per-service mode: a member never leaves the view once counted live.
     ServicesStickyMembers,
+    /// Services: a deadline counts only when its own timer is served; an input handled after it
+    /// (a busy runtime) reschedules past it and the work due then is forgotten.
+    ServicesForwardOnlyWake,
 }
 
 impl Defect {
     /// Every defect, for listings.
-    pub const ALL: [Defect; 9] = [
+    pub const ALL: [Defect; 10] = [
         Defect::FenceFromResponse,
         Defect::ReleaseBeforeRemove,
         Defect::AnnounceBeforeAdd,
@@ -38,6 +41,7 @@ impl Defect {
         Defect::ServicesNoHandoverDelay,
         Defect::ServicesIgnoreEndpointChanges,
         Defect::ServicesStickyMembers,
+        Defect::ServicesForwardOnlyWake,
     ];
 
     /// The defects planted in the control-plane [`crate::Node`] (the others are Services-only).
@@ -62,6 +66,7 @@ impl Defect {
             Defect::ServicesNoHandoverDelay => "services-no-handover-delay",
             Defect::ServicesIgnoreEndpointChanges => "services-ignore-endpoint-changes",
             Defect::ServicesStickyMembers => "services-sticky-members",
+            Defect::ServicesForwardOnlyWake => "services-forward-only-wake",
         }
     }
 

@@ -171,6 +171,15 @@ fn eventually_announced_catches_members_that_never_leave() {
     );
 }
 
+#[test]
+fn eventually_announced_catches_a_late_timer_forgetting_what_fell_due() {
+    assert_caught(
+        Defect::ServicesForwardOnlyWake,
+        Mode::PerService,
+        "eventually_announced",
+    );
+}
+
 /// Prints the trace of one seed: `KVIP_SEED=29 KVIP_MODE=per-service cargo test -p
 /// kvip-testbed --test services_sim replay -- --ignored --nocapture` (`KVIP_PLANT` plants a
 /// defect by name).

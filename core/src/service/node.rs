@@ -187,6 +187,11 @@ impl ServicesNode {
             }
         }
         self.announcer.elector().drive(now, &mut self.queue.core);
+        if self.cfg.defects.has(Defect::ServicesForwardOnlyWake)
+            && self.wake_at.is_some_and(|t| t <= now)
+        {
+            self.dirty = true;
+        }
         self.notice_standing(now);
         self.settle(now);
     }

@@ -66,7 +66,8 @@ impl ServicesNode {
         // A deadline that passed counts whether or not its timer was served first: an input
         // handled after it (a busy runtime) must do the timer's work, since the wake-up computed
         // below only looks forward and would forget it (a gain due then, a status retry).
-        if self.wake_at.is_some_and(|t| t <= now) {
+        let forward_only = self.cfg.defects.has(Defect::ServicesForwardOnlyWake);
+        if !forward_only && self.wake_at.is_some_and(|t| t <= now) {
             self.dirty = true;
         }
         if self.plan_stale {

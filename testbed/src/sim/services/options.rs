@@ -40,6 +40,9 @@ pub struct ServicesSimOptions {
     pub fault_phase: Duration,
     /// Mean gap between faults / churn steps.
     pub fault_gap: Duration,
+    /// How late a node's timer may be served (a busy runtime: inputs that arrive meanwhile are
+    /// handled first); each wake-up is late by a uniform draw up to this. Zero in half the seeds.
+    pub timer_lateness: Duration,
 }
 
 impl ServicesSimOptions {
@@ -58,7 +61,16 @@ impl ServicesSimOptions {
             max_drift_ppm: 1_000,
             fault_phase: Duration::from_secs(40),
             fault_gap: ms(r.range(500, 2500)),
+            timer_lateness: Duration::ZERO,
         }
+        .with_lateness(&mut r)
+    }
+
+    fn with_lateness(mut self, r: &mut impl Draw) -> Self {
+        if r.chance(500) {
+            self.timer_lateness = ms(r.range(1, 300));
+        }
+        self
     }
 
     /// The handover delay the nodes run with.
@@ -76,7 +88,7 @@ impl fmt::Display for ServicesSimOptions {
         write!(
             f,
             "seed={} mode={:?} nodes={} timing={:?}/{:?}/{:?} api-latency={:?}..{:?} \
-             watch-delay={:?}..{:?} fault-phase={:?} fault-gap={:?}",
+             watch-delay={:?}..{:?} fault-phase={:?} fault-gap={:?} timer-lateness={:?}",
             self.seed,
             self.mode,
             self.nodes,
@@ -88,7 +100,8 @@ impl fmt::Display for ServicesSimOptions {
             self.watch_delay.0,
             self.watch_delay.1,
             self.fault_phase,
-            self.fault_gap
+            self.fault_gap,
+            self.timer_lateness
         )
     }
 }

@@ -368,7 +368,12 @@ impl ServicesWorld {
             h.wake_at = at;
             let gen = h.wake_gen;
             if let Some(at) = at {
-                self.push(at, Ev::Wake { node, gen });
+                // A busy runtime serves the timer late; what arrives meanwhile comes first.
+                let late = match ns(self.opts.timer_lateness) {
+                    0 => 0,
+                    most => self.rng.range(0, most),
+                };
+                self.push(at + late, Ev::Wake { node, gen });
             }
         }
     }
