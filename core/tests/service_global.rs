@@ -26,6 +26,7 @@ fn add(op: u64, s: &str) -> ServicesOutput {
     ServicesOutput::AddAddress {
         op: OpId(op),
         vip: vip32(s),
+        link: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn remove(op: u64, s: &str) -> ServicesOutput {
     ServicesOutput::RemoveAddress {
         op: OpId(op),
         vip: vip32(s),
+        link: None,
     }
 }
 
@@ -81,6 +83,7 @@ fn the_leader_adds_then_announces_then_writes_status_once() {
             ServicesOutput::SendFrame {
                 address: ip("10.0.0.10"),
                 frame: announcement(mac, ip("10.0.0.10")),
+                link: None,
             },
             ServicesOutput::WriteStatus {
                 op: OpId(4),

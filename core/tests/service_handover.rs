@@ -207,7 +207,10 @@ fn gains_that_fall_due_while_an_input_is_handled_are_still_announced() {
     let n3 = &mut c.hosts.get_mut("n3").expect("n3").node;
     n3.handle_input(
         now,
-        kvip_core::service::ServicesInput::LinkChanged { up: false },
+        kvip_core::service::ServicesInput::LinkChanged {
+            up: false,
+            link: None,
+        },
     );
     c.settle();
     c.run_until(after(t, 6_000));

@@ -64,7 +64,11 @@ fn a_shared_address_stays_while_any_of_its_services_is_announced() {
     };
     assert_eq!(
         effects(&out),
-        vec![ServicesOutput::AddAddress { op: OpId(3), vip }]
+        vec![ServicesOutput::AddAddress {
+            op: OpId(3),
+            vip,
+            link: None
+        }]
     );
     assert_eq!(n.plan().groups.len(), 1);
     assert_eq!(
@@ -93,7 +97,11 @@ fn a_shared_address_stays_while_any_of_its_services_is_announced() {
     assert_eq!(n.announcing(), [ip("10.0.0.1")].into());
     assert_eq!(
         effects(&input(&mut n, ms(2), delete(b))),
-        vec![ServicesOutput::RemoveAddress { op: OpId(6), vip }]
+        vec![ServicesOutput::RemoveAddress {
+            op: OpId(6),
+            vip,
+            link: None
+        }]
     );
 }
 
@@ -156,11 +164,11 @@ fn a_malformed_entry_is_reported_and_harms_nothing_else() {
     );
 }
 
-/// `kube-vip.io/serviceInterface` naming another interface than the Services interface (`eth0`
-/// here): reported once, and the Service is still announced (on `eth0`); naming `eth0` itself
-/// is no problem.
+/// `kube-vip.io/serviceInterface` naming an interface this node does not have (the Services
+/// interface is `eth0` and there is no other here): reported once, and the Service is still
+/// announced (on `eth0`); naming `eth0` itself is no problem.
 #[test]
-fn another_service_interface_is_reported_and_announced_on_the_services_interface() {
+fn an_unknown_service_interface_is_reported_and_announced_on_the_services_interface() {
     let mut n = holding("n1", global_mode(), ms(0));
     let mut a = with_ips(lb("default", "a"), "10.0.0.20");
     a.annotations
@@ -175,7 +183,7 @@ fn another_service_interface_is_reported_and_announced_on_the_services_interface
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(
         (problems[0].key.clone(), problems[0].kind),
-        (a.key, ProblemKind::UnsupportedInterface)
+        (a.key, ProblemKind::UnknownInterface)
     );
     assert!(
         problems[0].message.contains("eth1"),

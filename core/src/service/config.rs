@@ -1,6 +1,6 @@
 //! What a [`super::ServicesNode`] needs, and how it follows from kvip's [`Config`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -31,9 +31,13 @@ pub struct ServicesConfig {
     /// MAC of the Services interface, the sender of announcements.
     pub mac: MacAddr,
     /// Name of the Services interface (`vip_servicesinterface`, else `vip_interface`; the
-    /// runtime fills in the default route's when both are empty). Every Service is announced
-    /// there: a Service whose `kube-vip.io/serviceInterface` names another one is reported.
+    /// runtime fills in the default route's when both are empty). Services are announced there
+    /// unless their `kube-vip.io/serviceInterface` names one of [`ServicesConfig::links`].
     pub interface: String,
+    /// This node's other Ethernet interfaces a Service may name, with their MACs (the runtime
+    /// lists them at start). A Service naming an interface not here is reported and announced
+    /// on the Services interface.
+    pub links: BTreeMap<String, MacAddr>,
     /// Refresh period of announcements (`vip_arpRate`).
     pub arp_rate: Duration,
     /// Write Service status (`!disable_service_updates`).
@@ -93,6 +97,7 @@ impl ServicesConfig {
                 .effective_services_interface()
                 .unwrap_or_default()
                 .to_owned(),
+            links: BTreeMap::new(),
             arp_rate: cfg.arp_rate,
             write_status: !cfg.disable_service_updates,
             foreign_addresses,

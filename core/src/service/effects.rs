@@ -76,7 +76,7 @@ impl ServicesNode {
             .statics
             .iter()
             .copied()
-            .filter(|&ip| foreign.contains(&ip) || self.vip.is_configured(ip))
+            .filter(|&ip| foreign.contains(&ip) || self.links.is_configured(ip))
             .collect();
         let mut annotations =
             BTreeMap::from([(ANNOTATION_VIP_HOST.to_owned(), Some(me.to_owned()))]);

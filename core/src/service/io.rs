@@ -10,6 +10,7 @@ use super::model::{EndpointsView, ServiceKey, ServicePort, ServiceView};
 use crate::config::LeaseRef;
 use crate::election::record::{LeaseError, LeaseObject, LeaseRequest};
 use crate::io::{AddressError, Event, OpId, VipAddress, WatchEvent};
+use crate::wire::MacAddr;
 
 /// A Lease seen on the Lease watch, with its name (the watch covers several Leases).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,17 +53,27 @@ pub enum ServicesInput {
         /// Success, or why it failed.
         result: Result<(), AddressError>,
     },
-    /// Address monitoring saw an address appear on or vanish from the Services interface.
+    /// Address monitoring saw an address appear on or vanish from `link`.
     AddressObserved {
         /// The address.
         address: IpAddr,
         /// Whether it is now configured.
         present: bool,
+        /// The interface (`None`: the Services interface).
+        link: Option<String>,
     },
-    /// The Services interface's carrier changed.
+    /// This node's other Ethernet interfaces, with their MACs, now: the ones a Service may name
+    /// (the runtime sends them whenever an interface comes or goes).
+    LinksChanged {
+        /// By name.
+        links: BTreeMap<String, MacAddr>,
+    },
+    /// `link`'s carrier changed.
     LinkChanged {
         /// Whether the link is up.
         up: bool,
+        /// The interface (`None`: the Services interface).
+        link: Option<String>,
     },
     /// The answer to a [`ServicesOutput::WriteStatus`].
     StatusWritten {
@@ -112,10 +123,9 @@ pub enum ProblemKind {
     InvalidAddress,
     /// A shared address clashes on a port with another Service.
     PortClash,
-    /// `kube-vip.io/serviceInterface` names an interface other than the Services interface
-    /// (per-Service interfaces are not supported: the Service is announced on the Services
-    /// interface).
-    UnsupportedInterface,
+    /// `kube-vip.io/serviceInterface` names an interface this node does not have: the Service is
+    /// announced on the Services interface.
+    UnknownInterface,
 }
 
 /// A problem with one Service, for a log line and a Kubernetes Event (type Warning) on it.
@@ -159,27 +169,33 @@ pub enum ServicesOutput {
         /// The request.
         request: LeaseRequest,
     },
-    /// Configure the address on the Services interface. Emitted once; answer with
+    /// Configure the address on `link`. Emitted once; answer with
     /// [`ServicesInput::AddressDone`].
     AddAddress {
         /// Id to answer with.
         op: OpId,
         /// The address.
         vip: VipAddress,
+        /// The interface (`None`: the Services interface).
+        link: Option<String>,
     },
-    /// Remove the address. Emitted once; answer with [`ServicesInput::AddressDone`].
+    /// Remove the address from `link`. Emitted once; answer with [`ServicesInput::AddressDone`].
     RemoveAddress {
         /// Id to answer with.
         op: OpId,
         /// The address.
         vip: VipAddress,
+        /// The interface (`None`: the Services interface).
+        link: Option<String>,
     },
-    /// Put this frame on the Services interface. Emitted once, fire-and-forget.
+    /// Put this frame on `link`. Emitted once, fire-and-forget.
     SendFrame {
         /// The address announced.
         address: IpAddr,
         /// The encoded frame.
         frame: Vec<u8>,
+        /// The interface (`None`: the Services interface).
+        link: Option<String>,
     },
     /// Write a Service's status/annotations. Emitted once; answer with
     /// [`ServicesInput::StatusWritten`].

@@ -74,6 +74,7 @@ pub mod dhcp;
 mod effects;
 pub mod handover;
 pub mod io;
+pub mod links;
 pub mod matching;
 pub mod membership;
 pub mod model;

@@ -14,6 +14,7 @@ use super::config::{ServicesConfig, ServicesConfigError};
 use super::dhcp::DhcpClients;
 use super::handover::Handover;
 use super::io::{ServiceProblem, ServicesInput, ServicesOutput};
+use super::links::Links;
 use super::model::{EndpointsView, ServiceKey, ServiceView};
 use super::plan::Plan;
 use super::queue::Queue;
@@ -23,7 +24,6 @@ use crate::defects::Defect;
 use crate::election::ElectorConfig;
 use crate::io::{Event, WatchEvent};
 use crate::time::Instant;
-use crate::vip::VipManager;
 
 /// The last per-service assignment and what it was computed from.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub(super) struct Assigned {
 pub struct ServicesNode {
     pub(super) cfg: ServicesConfig,
     pub(super) announcer: Announcer,
-    pub(super) vip: VipManager,
+    pub(super) links: Links,
     pub(super) services: Store<Arc<ServiceView>>,
     pub(super) endpoints: Store<EndpointsView>,
     pub(super) plan: Plan,
@@ -90,13 +90,18 @@ impl ServicesNode {
             defects: cfg.defects.clone(),
         };
         let announcer = Announcer::new(&cfg.mode, elector, now);
-        let vip = VipManager::new(&[], cfg.mac, cfg.arp_rate, cfg.defects.clone());
+        let links = Links::new(
+            cfg.mac,
+            cfg.links.clone(),
+            cfg.arp_rate,
+            cfg.defects.clone(),
+        );
         let queue = Queue::new(announcer.lease().clone());
         let view_fresh = announcer.view_fresh(now);
         let mut node = ServicesNode {
             cfg,
             announcer,
-            vip,
+            links,
             services: Store::default(),
             endpoints: Store::default(),
             plan: Plan::default(),
@@ -153,18 +158,30 @@ impl ServicesNode {
                 self.announcer.handle_response(now, op, result, out)
             }
             ServicesInput::AddressDone { op, result } => {
-                match self.vip.handle_done_at(now, op, result, out) {
+                match self.links.handle_done_at(now, op, result, out) {
                     Some(address) => self.address_changed(address),
                     None => out.event(Event::Ignored("unknown address operation")),
                 }
             }
-            ServicesInput::AddressObserved { address, present } => {
-                self.vip.handle_observed(address, present, out);
+            ServicesInput::AddressObserved {
+                address,
+                present,
+                link,
+            } => {
+                self.links
+                    .handle_observed(link.as_deref(), address, present, out);
                 self.address_changed(address);
             }
-            ServicesInput::LinkChanged { up } => {
+            ServicesInput::LinksChanged { links } => {
+                if links != self.cfg.links {
+                    self.links.set_macs(links.clone());
+                    self.cfg.links = links;
+                    self.plan_stale = true;
+                }
+            }
+            ServicesInput::LinkChanged { up, link } => {
                 if up {
-                    self.vip.reannounce(now);
+                    self.links.reannounce(link.as_deref(), now);
                 }
             }
             ServicesInput::StatusWritten { op, result } => {
@@ -215,7 +232,7 @@ impl ServicesNode {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.announcer.poll_timeout(),
-            self.vip.poll_timeout(),
+            self.links.poll_timeout(),
             self.wake_at,
         ]
         .into_iter()
@@ -275,12 +292,12 @@ impl ServicesNode {
             .leased()
             .filter(|((key, _), _)| self.serving.contains(key))
             .map(|(_, address)| address);
-        self.vip.announcing().chain(leased).collect()
+        self.links.announcing().chain(leased).collect()
     }
 
     /// Addresses configured here (add completed, still wanted).
     pub fn configured(&self) -> BTreeSet<IpAddr> {
-        self.vip.configured().collect()
+        self.links.configured().collect()
     }
 
     /// Whether shutdown has finished ([`ServicesOutput::Stopped`] was emitted).

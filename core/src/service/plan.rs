@@ -19,6 +19,7 @@ use super::model::{
     ANNOTATION_REQUESTED_IP, ANNOTATION_SERVICE_INTERFACE, ANNOTATION_VIP_HOST,
 };
 use super::sharing::{share, Claimant};
+use crate::wire::MacAddr;
 
 /// One Service of ours, as planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct PlannedService {
     pub local: bool,
     /// Nodes with a ready endpoint (read for Local policy only).
     pub ready_nodes: BTreeSet<String>,
+    /// The interface its static addresses go on (`kube-vip.io/serviceInterface`, when this
+    /// node has it); `None`: the Services interface.
+    pub link: Option<String>,
 }
 
 impl PlannedService {
@@ -98,19 +102,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Derives the plan.
+    /// Derives the plan; `interfaces` says which interfaces this node has.
     pub fn build(
         services: &Store<Arc<ServiceView>>,
         endpoints: &Store<EndpointsView>,
         rules: &ClassRules,
-        interface: &str,
+        interfaces: &Interfaces<'_>,
     ) -> Plan {
         let mut plan = Plan::default();
         for view in services.iter().filter(|v| is_ours(v, rules)) {
             let view = Arc::clone(view);
-            if let Some(message) = other_interface(&view, interface) {
-                plan.report(&view, ProblemKind::UnsupportedInterface, message);
-            }
+            let link = match interfaces.link_of(&view) {
+                Ok(link) => link,
+                Err(message) => {
+                    plan.report(&view, ProblemKind::UnknownInterface, message);
+                    None
+                }
+            };
             let parsed = parse_addresses(&view);
             for p in parsed.problems {
                 plan.report(&view, ProblemKind::InvalidAddress, p.to_string());
@@ -136,6 +144,7 @@ impl Plan {
                 dhcp,
                 local,
                 ready_nodes,
+                link,
             };
             plan.services.insert(key, planned);
         }
@@ -272,15 +281,33 @@ fn group(services: &BTreeMap<ServiceKey, PlannedService>) -> Vec<Group> {
     groups.into_values().collect()
 }
 
-/// What to report when `view`'s `kube-vip.io/serviceInterface` names an interface other than
-/// `interface` (the Services interface; empty when unknown, then nothing is reported).
-fn other_interface(view: &ServiceView, interface: &str) -> Option<String> {
-    let wanted = view.annotation(ANNOTATION_SERVICE_INTERFACE)?.trim();
-    (!wanted.is_empty() && !interface.is_empty() && wanted != interface).then(|| {
-        format!(
-            "{ANNOTATION_SERVICE_INTERFACE}={wanted}: kvip announces every Service on the \
-             Services interface {interface} (per-Service interfaces are not supported); \
-             announced on {interface}"
-        )
-    })
+/// The interfaces of this node a Service may be announced on.
+#[derive(Debug, Clone, Copy)]
+pub struct Interfaces<'a> {
+    /// The Services interface (empty when unknown: then nothing is reported).
+    pub services: &'a str,
+    /// This node's other interfaces (by name, with their MACs).
+    pub others: &'a BTreeMap<String, MacAddr>,
+}
+
+impl Interfaces<'_> {
+    /// The interface `view`'s static addresses go on: `None` for the Services interface (no
+    /// `kube-vip.io/serviceInterface`, or it names the Services interface), else the one named;
+    /// the message to report when this node has no such interface.
+    pub fn link_of(&self, view: &ServiceView) -> Result<Option<String>, String> {
+        let Some(wanted) = view.annotation(ANNOTATION_SERVICE_INTERFACE).map(str::trim) else {
+            return Ok(None);
+        };
+        if wanted.is_empty() || self.services.is_empty() || wanted == self.services {
+            return Ok(None);
+        }
+        if self.others.contains_key(wanted) {
+            return Ok(Some(wanted.to_owned()));
+        }
+        let services = self.services;
+        Err(format!(
+            "{ANNOTATION_SERVICE_INTERFACE}={wanted}: this node has no interface {wanted}; \
+             announced on the Services interface {services}"
+        ))
+    }
 }

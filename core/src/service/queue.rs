@@ -47,6 +47,13 @@ impl Queue {
     }
 
     fn flush(&mut self) {
+        self.flush_link(None);
+    }
+
+    /// Moves what the sub-machines queued so far, naming `link` (`None`: the Services
+    /// interface) on address operations and frames.
+    pub fn flush_link(&mut self, link: Option<&str>) {
+        let link = || link.map(str::to_owned);
         while let Some(output) = self.core.pop() {
             let mapped = match output {
                 Output::Lease { op, request } => ServicesOutput::Lease {
@@ -54,11 +61,21 @@ impl Queue {
                     lease: self.lease.clone(),
                     request,
                 },
-                Output::AddAddress { op, vip } => ServicesOutput::AddAddress { op, vip },
-                Output::RemoveAddress { op, vip } => ServicesOutput::RemoveAddress { op, vip },
-                Output::SendFrame { address, frame } => {
-                    ServicesOutput::SendFrame { address, frame }
-                }
+                Output::AddAddress { op, vip } => ServicesOutput::AddAddress {
+                    op,
+                    vip,
+                    link: link(),
+                },
+                Output::RemoveAddress { op, vip } => ServicesOutput::RemoveAddress {
+                    op,
+                    vip,
+                    link: link(),
+                },
+                Output::SendFrame { address, frame } => ServicesOutput::SendFrame {
+                    address,
+                    frame,
+                    link: link(),
+                },
                 Output::Event(event) => ServicesOutput::Event(event),
                 Output::Stopped => ServicesOutput::Stopped,
             };

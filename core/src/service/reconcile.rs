@@ -11,7 +11,7 @@ use super::assign::{assign, speaker};
 use super::handover::AssignedView;
 use super::io::{ServiceEvent, ServicesOutput};
 use super::node::{Assigned, ServicesNode};
-use super::plan::Plan;
+use super::plan::{Interfaces, Plan};
 use crate::defects::Defect;
 use crate::time::Instant;
 
@@ -25,12 +25,8 @@ impl ServicesNode {
             self.handover.release_all(true, &mut events);
             self.active.clear();
             self.serving.clear();
-            let tracked: Vec<IpAddr> = self.vip.tracked().collect();
-            for address in tracked {
-                self.vip
-                    .set_address_wanted(self.cfg.prefixes.vip(address), false);
-            }
-            self.vip.handle_timeout(now, &mut self.queue.core);
+            self.links.unwant_all();
+            self.links.handle_timeout(now, &mut self.queue);
             self.push_events(events);
             self.dirty = true;
         }
@@ -72,11 +68,15 @@ impl ServicesNode {
         }
         if self.plan_stale {
             self.plan_stale = false;
+            let interfaces = Interfaces {
+                services: &self.cfg.interface,
+                others: &self.cfg.links,
+            };
             let plan = Plan::build(
                 &self.services,
                 &self.endpoints,
                 &self.cfg.classes,
-                &self.cfg.interface,
+                &interfaces,
             );
             if plan != self.plan {
                 if plan.groups != self.plan.groups {
@@ -95,7 +95,7 @@ impl ServicesNode {
             self.push_events(events);
             self.apply_addresses();
         }
-        self.vip.handle_timeout(now, &mut self.queue.core);
+        self.links.handle_timeout(now, &mut self.queue);
         let keys = std::mem::take(&mut self.status_keys);
         if full || !keys.is_empty() {
             if full || !self.dhcp.is_empty() {
@@ -203,11 +203,13 @@ impl ServicesNode {
     fn apply_addresses(&mut self) {
         let me = self.cfg.node_name.as_str();
         let foreign = &self.cfg.foreign_addresses;
-        let mut wanted: BTreeMap<IpAddr, bool> = BTreeMap::new();
+        // Each address with whether it is wanted here and its interface: that of its first
+        // Service (in key order) among those keeping it.
+        let mut wanted: BTreeMap<IpAddr, (bool, Option<&str>)> = BTreeMap::new();
         let mut serving = BTreeSet::new();
         for s in self.plan.services.values() {
             for &ip in &s.statics {
-                wanted.entry(ip).or_insert(false);
+                wanted.entry(ip).or_insert((false, s.link.as_deref()));
             }
         }
         for g in self
@@ -220,22 +222,26 @@ impl ServicesNode {
                 if s.servable_from(me) {
                     serving.insert(s.view.key.clone());
                     for &ip in &s.statics {
-                        wanted.insert(ip, true);
+                        if let Some(w) = wanted.get_mut(&ip) {
+                            w.0 = true;
+                        }
                     }
                 }
             }
         }
         wanted.retain(|ip, _| !foreign.contains(ip));
         let gone: Vec<IpAddr> = self
-            .vip
+            .links
             .tracked()
+            .into_iter()
             .filter(|a| !wanted.contains_key(a))
             .collect();
         for address in gone {
-            self.vip.retire(address);
+            self.links.retire(address);
         }
-        for (ip, w) in wanted {
-            self.vip.set_address_wanted(self.cfg.prefixes.vip(ip), w);
+        for (ip, (w, link)) in wanted {
+            self.links
+                .set_address_wanted(link, self.cfg.prefixes.vip(ip), w);
         }
         self.serving = serving;
     }
@@ -260,7 +266,7 @@ impl ServicesNode {
 
     fn finish_shutdown(&mut self, now: Instant) {
         let early = self.cfg.defects.has(Defect::ReleaseBeforeRemove);
-        let done = self.vip.all_absent() && self.dhcp.is_empty();
+        let done = self.links.all_absent() && self.dhcp.is_empty();
         self.announcer
             .elector()
             .allow_release(now, early || done, &mut self.queue.core);

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use super::{Entry, Presence, VipManager};
-use crate::io::VipAddress;
+use crate::io::{OpId, VipAddress};
 
 impl VipManager {
     /// Tracks `vip` (if new) and sets whether it is wanted. A retired address tracked again is
@@ -75,6 +75,18 @@ impl VipManager {
     /// Whether `address` is being announced.
     pub fn is_announcing_address(&self, address: IpAddr) -> bool {
         self.entry(address).is_some_and(|e| e.announce.is_some())
+    }
+
+    /// Whether `address` is tracked and wanted.
+    pub fn is_wanted(&self, address: IpAddr) -> bool {
+        self.entry(address).is_some_and(|e| e.wanted)
+    }
+
+    /// Whether the add or remove `op` is one of ours, still in flight.
+    pub fn has_op(&self, op: OpId) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.in_flight.is_some_and(|(o, _)| o == op))
     }
 
     /// Whether `address` is known absent with nothing in flight (or not tracked at all).

@@ -108,6 +108,7 @@ pub fn config(node: &str, mode: ElectionMode) -> ServicesConfig {
         prefixes: Prefixes::default(),
         mac: MacAddr([2, 0, 0, 0, 0, last]),
         interface: "eth0".into(),
+        links: Default::default(),
         arp_rate: Duration::from_secs(3),
         write_status: true,
         foreign_addresses: BTreeSet::new(),

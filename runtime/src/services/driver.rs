@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use super::dhcp_clients::{ServiceDhcp, StartRequest};
 use super::events::ServiceEvents;
 use super::leases::{named_lease_events, ServiceLeases};
+use super::links::LinkPorts;
 use super::status::write_status;
 use super::watch::{endpoint_events, service_events, EndpointSource};
 use crate::manager::clock::CoreClock;
@@ -78,12 +79,10 @@ pub struct ServicesPorts<A, F> {
     pub client: Client,
     /// Where endpoints are read from.
     pub endpoints: EndpointSource,
-    /// The Services interface's addresses.
-    pub addresses: A,
-    /// Raw frames out of the Services interface.
-    pub frames: F,
-    /// Kernel events about the Services interface.
-    pub kernel: BoxStream<'static, KernelEvent>,
+    /// Addresses, frames and kernel events of the Services interface and the others in use.
+    pub links: LinkPorts<A, F>,
+    /// A cue whenever an interface comes, changes or goes.
+    pub link_changes: BoxStream<'static, ()>,
     /// DHCP clients on macvlans of the Services interface.
     pub dhcp: ServiceDhcp,
     /// Events of the DHCP clients.
@@ -109,9 +108,8 @@ where
     let ServicesPorts {
         client,
         endpoints,
-        addresses,
-        mut frames,
-        kernel,
+        mut links,
+        link_changes,
         mut dhcp,
         mut dhcp_events,
         events,
@@ -122,7 +120,7 @@ where
     let mut services = service_events(client.clone()).fuse();
     let mut endpoint_stream = endpoint_events(client.clone(), endpoints).fuse();
     let mut lease_stream = named_lease_events(client.clone(), node.lease_watch()).fuse();
-    let mut kernel = kernel.fuse();
+    let mut link_changes = link_changes.fuse();
     let mut shutdown = pin!(shutdown.fuse());
     let mut give_up_at: Option<tokio::time::Instant> = None;
     let mut fresh = BTreeSet::new();
@@ -141,22 +139,26 @@ where
                         Some(ServicesInput::LeaseResponse { op, result })
                     }));
                 }
-                ServicesOutput::AddAddress { op, vip } => {
-                    let add = addresses.add(vip);
+                ServicesOutput::AddAddress { op, vip, link } => {
+                    let add = links.change(link.as_deref(), vip, true).await;
                     pending.push(
                         add.map(move |result| Some(ServicesInput::AddressDone { op, result }))
                             .boxed(),
                     );
                 }
-                ServicesOutput::RemoveAddress { op, vip } => {
-                    let remove = addresses.remove(vip);
+                ServicesOutput::RemoveAddress { op, vip, link } => {
+                    let remove = links.change(link.as_deref(), vip, false).await;
                     pending.push(
                         remove
                             .map(move |result| Some(ServicesInput::AddressDone { op, result }))
                             .boxed(),
                     );
                 }
-                ServicesOutput::SendFrame { address, frame } => match frames.send(&frame) {
+                ServicesOutput::SendFrame {
+                    address,
+                    frame,
+                    link,
+                } => match links.send(link.as_deref(), &frame).await {
                     Ok(()) if fresh.remove(&address) => {
                         info!(%address, "service first announcement")
                     }
@@ -244,14 +246,20 @@ where
             Some(event) = lease_stream.next() => {
                 node.handle_input(clock.now(), ServicesInput::LeaseWatch(event));
             }
-            Some(event) = kernel.next() => {
+            Some((link, event)) = links.events().next() => {
                 let input = match event {
                     KernelEvent::Address { address, present } => {
-                        ServicesInput::AddressObserved { address, present }
+                        ServicesInput::AddressObserved { address, present, link }
                     }
-                    KernelEvent::Link { up } => ServicesInput::LinkChanged { up },
+                    KernelEvent::Link { up } => ServicesInput::LinkChanged { up, link },
                 };
                 node.handle_input(clock.now(), input);
+            }
+            Some(()) = link_changes.next() => {
+                if let Some(links) = links.refresh() {
+                    info!(interfaces = ?links.keys().collect::<Vec<_>>(), "other interfaces changed");
+                    node.handle_input(clock.now(), ServicesInput::LinksChanged { links });
+                }
             }
             Some((id, event)) = dhcp_events.recv() => {
                 if let Some(input) = dhcp.handle_event(id, event) {

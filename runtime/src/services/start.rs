@@ -14,6 +14,7 @@ use tracing::info;
 use super::dhcp_clients::ServiceDhcp;
 use super::driver::{drive_services, ServicesPorts};
 use super::events::ServiceEvents;
+use super::links::{link_changes, other_ethernet_links, LinkPorts};
 use super::watch::endpoint_source;
 use crate::manager::clock::CoreClock;
 use crate::manager::driver::Exit;
@@ -34,12 +35,18 @@ pub async fn run_services(
     let (addresses, mac) = netlink::NetlinkAddresses::open(&interface).await?;
     let kernel = netlink::monitor(addresses.index(), |_| true)?;
     let frames = frames::RawFrames::open(&interface)?;
+    let link_changes = link_changes()?;
     let endpoints = endpoint_source(&client, config.enable_endpoints).await;
     let (dhcp, dhcp_events) = ServiceDhcp::new(&interface);
     let clock = CoreClock::start();
     let mut services_config =
         ServicesConfig::from_config(config, MacAddr(mac), seed(), clock.wall_clock());
     services_config.interface = interface.clone();
+    let others = other_ethernet_links(&interface);
+    services_config.links = others
+        .iter()
+        .map(|(name, &mac)| (name.clone(), MacAddr(mac)))
+        .collect();
     let mode = match &services_config.mode {
         ElectionMode::Global { lease } => {
             format!("global lease {}/{}", lease.namespace, lease.name)
@@ -52,6 +59,7 @@ pub async fn run_services(
     info!(
         identity = %config.node_name,
         interface = %interface,
+        other_interfaces = ?others.keys().collect::<Vec<_>>(),
         election = %mode,
         endpoints = ?endpoints,
         "kvip services starting"
@@ -60,9 +68,8 @@ pub async fn run_services(
         events: ServiceEvents::new(client.clone(), "kube-vip", &config.node_name),
         client,
         endpoints,
-        addresses,
-        frames,
-        kernel,
+        links: LinkPorts::new(&interface, others, (addresses, frames), kernel),
+        link_changes,
         dhcp,
         dhcp_events,
     };

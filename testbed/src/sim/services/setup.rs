@@ -48,6 +48,7 @@ pub fn node_config(
         prefixes: Prefixes::default(),
         mac: MacAddr([2, 0, 0, 0, 1, index as u8]),
         interface: "eth0".into(),
+        links: Default::default(),
         arp_rate: Duration::from_secs(3),
         write_status: true,
         foreign_addresses: BTreeSet::new(),

@@ -406,7 +406,7 @@ impl ServicesWorld {
                     );
                 }
             }
-            ServicesOutput::AddAddress { op, vip } => {
+            ServicesOutput::AddAddress { op, vip, .. } => {
                 let at = self.now + self.latency(self.opts.address_latency);
                 let address = vip.address;
                 self.push(
@@ -420,7 +420,7 @@ impl ServicesWorld {
                     },
                 );
             }
-            ServicesOutput::RemoveAddress { op, vip } => {
+            ServicesOutput::RemoveAddress { op, vip, .. } => {
                 let at = self.now + self.latency(self.opts.address_latency);
                 let address = vip.address;
                 self.push(
