@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod s2;
 pub mod s3;
 pub mod s3_dhcp6;
+pub mod s3_interface;
 pub mod stand_in;
 pub mod timeline;
 

@@ -11,7 +11,8 @@
 //!    (`::`) gets one from dnsmasq's DHCPv6 pool ([`super::s3_dhcp6`]);
 //! 4. the cloud provider with `cidr-global=192.168.205.216/29` → `nginx-cidr` gets one from that
 //!    block; with `range-global=192.168.205.220-192.168.205.230` → `nginx-range` gets one from the
-//!    range; `range-team-a` → `team-a/nginx` gets one from the namespace's pool, not the global one.
+//!    range; `range-team-a` → `team-a/nginx` gets one from the namespace's pool, not the global one;
+//! 5. a second NIC on another LAN and a Service naming it ([`super::s3_interface`]).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -102,6 +103,7 @@ pub fn run(mode: Mode) -> Result<Timeline> {
     }
     if mode == Mode::Full {
         bad_annotation(&mut lb, &nginx)?;
+        super::s3_interface::service_interface(&mut lb)?;
     }
     // Gone before the cloud provider starts, which would give it an address.
     lb.kube.delete_service(&none.namespace, &none.name)?;

@@ -111,8 +111,13 @@ fn mask(len: u8) -> u32 {
 impl Lan {
     /// Creates the bridge namespace `<prefix>-lan` with `br0` for `subnet` (`192.168.66.0/24`).
     pub fn new(run: &mut Run, subnet: &str) -> Result<Lan> {
+        Lan::named(run, "lan", subnet)
+    }
+
+    /// [`Lan::new`] with bridge namespace `<prefix>-<name>` (a second network).
+    pub fn named(run: &mut Run, name: &str, subnet: &str) -> Result<Lan> {
         let (net, prefix_len) = parse_subnet(subnet)?;
-        let bridge = run.add_netns("lan")?;
+        let bridge = run.add_netns(name)?;
         bridge.ip(&["link", "add", "br0", "type", "bridge"])?;
         bridge.ip(&[
             "link",
@@ -157,6 +162,26 @@ impl Lan {
         ip: Ipv4Addr,
         ifname: &str,
     ) -> Result<Host> {
+        let ns = self
+            .check_new_host(name, ip, ifname)
+            .and_then(|()| run.add_netns(name))?;
+        self.attach(ns, name, ip, ifname)
+    }
+
+    /// Connects the existing namespace `ns` (host `name`, already on another LAN) to this one
+    /// with a new interface `ifname` at `ip`, link up.
+    pub fn add_interface(
+        &mut self,
+        ns: &Netns,
+        name: &str,
+        ip: Ipv4Addr,
+        ifname: &str,
+    ) -> Result<Host> {
+        self.check_new_host(name, ip, ifname)?;
+        self.attach(ns.clone(), name, ip, ifname)
+    }
+
+    fn check_new_host(&self, name: &str, ip: Ipv4Addr, ifname: &str) -> Result<()> {
         if !self.contains(ip) {
             return Err(NetnsError::Spec(format!(
                 "{name}: {ip} is outside {}/{}",
@@ -173,7 +198,10 @@ impl Lan {
                 "interface name {ifname:?}: 1-15 characters"
             )));
         }
-        let ns = run.add_netns(name)?;
+        Ok(())
+    }
+
+    fn attach(&mut self, ns: Netns, name: &str, ip: Ipv4Addr, ifname: &str) -> Result<Host> {
         let port = format!("p{}-{}", self.hosts.len(), name)
             .chars()
             .take(15)
