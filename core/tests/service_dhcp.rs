@@ -48,6 +48,7 @@ fn a_dhcp_service_is_leased_configured_written_and_stopped_in_order() {
             hostname: Some("web".into()),
             requested: Some(ip("192.168.205.65")),
             hwaddr: Some(MAC.into()),
+            link: None,
         }]
     );
     // The client reports its lease once the address is on its macvlan: no address operation

@@ -2,7 +2,8 @@
 //! of this node gets its address added, announced (with that interface's MAC), watched and
 //! removed there; changing the annotation moves the address; a shared address follows its first
 //! Service; an interface that comes or goes later moves its Services; shutdown removes addresses
-//! from every interface before the Lease is released.
+//! from every interface before the Lease is released; a DHCP Service leases on a macvlan of the
+//! interface it names.
 
 mod service_support;
 
@@ -216,4 +217,35 @@ fn an_interface_that_comes_or_goes_moves_its_services() {
     let out = input(&mut n, ms(20), went);
     assert_eq!(removals(&out), vec![("10.0.0.20".into(), eth1())]);
     assert_eq!(adds(&out), vec![("10.0.0.20".into(), None)]);
+}
+
+/// (link, release) of every DHCP start (release `None`) and stop in `out`.
+fn dhcp_ops(out: &[ServicesOutput]) -> Vec<(&'static str, Option<String>, bool)> {
+    out.iter()
+        .filter_map(|o| match o {
+            ServicesOutput::DhcpStart { link, .. } => Some(("start", link.clone(), false)),
+            ServicesOutput::DhcpStop { release, .. } => Some(("stop", None, *release)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A DHCP Service naming another interface leases on a macvlan of that interface; when the
+/// annotation changes, its client moves to the new parent without releasing the lease.
+#[test]
+fn a_dhcp_service_leases_on_the_interface_it_names() {
+    let mut n = node();
+    let a = on(with_ips(lb("default", "a"), "0.0.0.0"), "eth1");
+    let out = list_services(&mut n, ms(0), vec![a.clone()]);
+    assert_eq!(dhcp_ops(&out), vec![("start", eth1(), false)]);
+    let moved = on(a, "eth0");
+    let out = input(
+        &mut n,
+        ms(10),
+        ServicesInput::ServiceWatch(WatchEvent::Apply(moved)),
+    );
+    assert_eq!(
+        dhcp_ops(&out),
+        vec![("stop", None, false), ("start", None, false)]
+    );
 }

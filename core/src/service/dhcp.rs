@@ -21,10 +21,21 @@ use super::model::{
 /// One Service's DHCP client for one family.
 pub type ClientId = (ServiceKey, DhcpFamily);
 
+/// What a client should run with: its Service, and the parent of its macvlan (`None`: the
+/// Services interface).
+pub type ClientSpec<'a> = (&'a ServiceView, Option<&'a str>);
+
+/// One running client: its macvlan's parent and its lease.
+#[derive(Debug, Clone, Default)]
+struct Running {
+    link: Option<String>,
+    binding: Option<DhcpBinding>,
+}
+
 /// The DHCP clients this node runs and their leases.
 #[derive(Debug, Clone, Default)]
 pub struct DhcpClients {
-    running: BTreeMap<ClientId, Option<DhcpBinding>>,
+    running: BTreeMap<ClientId, Running>,
 }
 
 impl DhcpClients {
@@ -32,7 +43,7 @@ impl DhcpClients {
     pub fn handle_lease(&mut self, id: &ClientId, binding: Option<DhcpBinding>) -> bool {
         match self.running.get_mut(id) {
             Some(slot) => {
-                *slot = binding;
+                slot.binding = binding;
                 true
             }
             None => false,
@@ -41,14 +52,14 @@ impl DhcpClients {
 
     /// The lease of a running client.
     pub fn binding(&self, id: &ClientId) -> Option<&DhcpBinding> {
-        self.running.get(id)?.as_ref()
+        self.running.get(id)?.binding.as_ref()
     }
 
     /// Every leased address, with its client.
     pub fn leased(&self) -> impl Iterator<Item = (&ClientId, IpAddr)> {
         self.running
             .iter()
-            .filter_map(|(id, b)| Some((id, b.as_ref()?.address)))
+            .filter_map(|(id, r)| Some((id, r.binding.as_ref()?.address)))
     }
 
     /// Whether no client runs.
@@ -58,18 +69,23 @@ impl DhcpClients {
 
     /// Starts the `wanted` clients not running yet (with hints from the Service's annotations)
     /// and stops the running ones not wanted, releasing the lease of those no Service asks for
-    /// any more (not in `asked`).
+    /// any more (not in `asked`). A client whose parent changed is stopped without a release
+    /// and started on the new one (same MAC, same address asked for).
     pub fn sync(
         &mut self,
-        wanted: &BTreeMap<ClientId, &ServiceView>,
+        wanted: &BTreeMap<ClientId, ClientSpec<'_>>,
         asked: &BTreeSet<ClientId>,
         out: &mut Vec<ServicesOutput>,
     ) {
         let stop: BTreeSet<ClientId> = self
             .running
-            .keys()
-            .filter(|id| !wanted.contains_key(*id))
-            .cloned()
+            .iter()
+            .filter(|(id, r)| {
+                wanted
+                    .get(*id)
+                    .is_none_or(|&(_, link)| link != r.link.as_deref())
+            })
+            .map(|(id, _)| id.clone())
             .collect();
         for id in stop {
             self.running.remove(&id);
@@ -81,11 +97,16 @@ impl DhcpClients {
                 release,
             });
         }
-        for (id, view) in wanted {
+        for (id, &(view, link)) in wanted {
             if self.running.contains_key(id) {
                 continue;
             }
-            self.running.insert(id.clone(), None);
+            let link = link.map(str::to_owned);
+            let running = Running {
+                link: link.clone(),
+                binding: None,
+            };
+            self.running.insert(id.clone(), running);
             let text = |name: &str| view.annotation(name).map(str::to_owned);
             out.push(ServicesOutput::DhcpStart {
                 key: id.0.clone(),
@@ -97,6 +118,7 @@ impl DhcpClients {
                     .and_then(|a| a.trim().parse().ok())
                     .filter(|ip: &IpAddr| ip.is_ipv4() == (id.1 == DhcpFamily::V4)),
                 hwaddr: text(ANNOTATION_HWADDR),
+                link,
             });
         }
     }

@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::dhcp::ClientId;
+use super::dhcp::{ClientId, ClientSpec};
 use super::io::{ServicesOutput, StatusWrite};
-use super::model::{
-    ServiceKey, ServiceView, ANNOTATION_HWADDR, ANNOTATION_REQUESTED_IP, ANNOTATION_VIP_HOST,
-};
+use super::model::{ServiceKey, ANNOTATION_HWADDR, ANNOTATION_REQUESTED_IP, ANNOTATION_VIP_HOST};
 use super::node::ServicesNode;
 use super::plan::PlannedService;
 use super::status::{clearing, status_for};
@@ -16,11 +14,11 @@ use crate::time::Instant;
 
 impl ServicesNode {
     pub(super) fn sync_dhcp(&mut self) {
-        let mut wanted: BTreeMap<ClientId, &ServiceView> = BTreeMap::new();
+        let mut wanted: BTreeMap<ClientId, ClientSpec<'_>> = BTreeMap::new();
         for key in &self.serving {
             if let Some(s) = self.plan.services.get(key) {
                 for &family in &s.dhcp {
-                    wanted.insert((key.clone(), family), &s.view);
+                    wanted.insert((key.clone(), family), (&s.view, s.link.as_deref()));
                 }
             }
         }

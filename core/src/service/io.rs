@@ -221,6 +221,8 @@ pub enum ServicesOutput {
         requested: Option<IpAddr>,
         /// MAC to lease with (`kube-vip.io/hwaddr`), so a failover keeps the address.
         hwaddr: Option<String>,
+        /// Parent of the client's macvlan (`None`: the Services interface).
+        link: Option<String>,
     },
     /// Stop that DHCP client. Emitted once, after its address was removed here.
     DhcpStop {

@@ -48,6 +48,8 @@ pub struct StartRequest {
     pub requested: Option<IpAddr>,
     /// `kube-vip.io/hwaddr`.
     pub hwaddr: Option<String>,
+    /// Parent of the macvlan (`kube-vip.io/serviceInterface`; `None`: the Services interface).
+    pub link: Option<String>,
 }
 
 /// What a client of either family reports.
@@ -172,7 +174,7 @@ impl ServiceDhcp {
         }
         let (id, parent, seed) = (
             request.id.clone(),
-            self.parent.clone(),
+            request.link.clone().unwrap_or_else(|| self.parent.clone()),
             crate::manager::seed(),
         );
         let task = match family {

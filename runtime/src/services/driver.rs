@@ -173,6 +173,7 @@ where
                     hostname,
                     requested,
                     hwaddr,
+                    link,
                 } => {
                     let request = StartRequest {
                         id: (key.clone(), family),
@@ -180,6 +181,7 @@ where
                         hostname,
                         requested,
                         hwaddr,
+                        link,
                     };
                     if let Err(message) = dhcp.start(request).await {
                         warn!(service = %key, "{message}");

@@ -4,11 +4,14 @@
 //! the services-lease holder's `eth1` only; the second LAN's client (which takes gratuitous ARP)
 //! must learn the holder's `eth1` MAC for it before sending anything (the announcement left
 //! `eth1`) and then get an answer; changing the annotation to the Services interface moves it.
+//! `nginx-eth1-dhcp` (`0.0.0.0`, `eth1`) leases from a dnsmasq on the second LAN on a macvlan
+//! of the holder's `eth1`, answers client2, and is released when deleted.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use kvip_testbed::netns::dnsmasq::{Dnsmasq, DnsmasqConfig};
 use kvip_testbed::netns::{Host, Lan, Netns};
 
 use super::harness::{LbScenario, ANSWER_BOUND};
@@ -110,7 +113,81 @@ pub fn service_interface(lb: &mut LbScenario) -> Result<()> {
         ),
         format!("nginx-eth1 annotated {services_interface}: {ADDRESS} on {now:?} after {bound:?}"),
     );
-    lb.kube.delete_service(&svc.namespace, &svc.name)
+    lb.kube.delete_service(&svc.namespace, &svc.name)?;
+    dhcp_on_second_nic(lb, &client2)
+}
+
+/// `nginx-eth1-dhcp` (`0.0.0.0`, `serviceInterface: eth1`) leases from the second LAN's dnsmasq
+/// on a macvlan of the holder's `eth1`, answers client2, and releases on delete.
+fn dhcp_on_second_nic(lb: &mut LbScenario, client2: &Netns) -> Result<()> {
+    let config = DnsmasqConfig {
+        interface: "eth0".into(),
+        range_start: Ipv4Addr::new(192, 168, 206, 60),
+        range_end: Ipv4Addr::new(192, 168, 206, 90),
+        netmask: Ipv4Addr::new(255, 255, 255, 0),
+        lease_time: Duration::from_secs(120),
+        router: None,
+        t1: None,
+        t2: None,
+        reservations: Vec::new(),
+        range_v6: None,
+    };
+    let run = lb.scenario.cluster.run_mut();
+    let dnsmasq = Dnsmasq::start_named(run, client2, &config, "dnsmasq-lan2")?;
+    lb.tl
+        .note("dnsmasq on client2 (second LAN): pool 192.168.206.60-.90");
+    let mut svc = ServiceSpec::new("nginx-eth1-dhcp", "default", 80, NGINX_PORT).with_ip("0.0.0.0");
+    svc.annotations
+        .push(("kube-vip.io/serviceInterface".into(), SECOND_NIC.into()));
+    lb.create(&svc)?;
+    let in_pool =
+        |a: Ipv4Addr| a.octets()[..3] == [192, 168, 206] && (60..=90).contains(&a.octets()[3]);
+    let Some(addr) = lb.wait_ingress(&svc, in_pool, "from the second LAN's pool .60-.90") else {
+        dnsmasq.stop(lb.scenario.cluster.run_mut());
+        return Ok(());
+    };
+    let Some((holder, _)) = lb.wait_single_holder(addr, None, Duration::from_secs(5)) else {
+        lb.tl
+            .fail(format!("nginx-eth1-dhcp: {addr} not on exactly one host"));
+        dnsmasq.stop(lb.scenario.cluster.run_mut());
+        return Ok(());
+    };
+    let host = lb.scenario.cluster.host(&holder)?.clone();
+    let iface = interface_with(&host, addr)?.unwrap_or_default();
+    let link = host
+        .ns
+        .ip(&["-o", "link", "show", "dev", &iface])
+        .unwrap_or_default();
+    lb.tl.check(
+        link.contains(&format!("@{SECOND_NIC}:")),
+        format!("nginx-eth1-dhcp: {addr} on {holder}'s {iface}, a macvlan of {SECOND_NIC}"),
+        format!("nginx-eth1-dhcp: {addr} on {holder}'s {iface:?}: {link:?}"),
+    );
+    let leased = dnsmasq.leases()?.into_iter().any(|l| l.ip == addr);
+    lb.tl.check(
+        leased,
+        format!("the second LAN's dnsmasq leased {addr}"),
+        format!("{addr} not in {}", dnsmasq.lease_file().display()),
+    );
+    let target = SocketAddrV4::new(addr, SSHD_PORT);
+    let want = Answer::Reply(sshd_reply(&holder));
+    if let Err(last) = ask_until(client2, target, &want, ANSWER_BOUND) {
+        lb.tl
+            .fail(format!("client2: {target} answers {last}, not {want}"));
+    } else {
+        lb.tl.note(format!("client2: {target} answers {want}"));
+    }
+    lb.kube.delete_service(&svc.namespace, &svc.name)?;
+    let released = wait_for(Duration::from_secs(10), Duration::from_millis(100), || {
+        Ok(dnsmasq.leases()?.iter().all(|l| l.ip != addr).then_some(()))
+    });
+    lb.tl.check(
+        released.is_some(),
+        format!("nginx-eth1-dhcp deleted: {addr} released (gone from the lease file)"),
+        format!("nginx-eth1-dhcp deleted, but {addr} still leased after 10 s"),
+    );
+    dnsmasq.stop(lb.scenario.cluster.run_mut());
+    Ok(())
 }
 
 /// The second LAN with `eth1` on every node (.10 up) and `client2` at .100.

@@ -117,9 +117,19 @@ impl Dnsmasq {
     /// Starts dnsmasq in `ns` as process `dnsmasq` of the run, its files in `<run dir>/dnsmasq/`,
     /// and waits (≤ [`READY_BOUND`]) until it listens on UDP :67 and has written its pid file.
     pub fn start(run: &mut Run, ns: &Netns, config: &DnsmasqConfig) -> Result<Dnsmasq> {
-        let dir = run.dir().join("dnsmasq");
+        Dnsmasq::start_named(run, ns, config, "dnsmasq")
+    }
+
+    /// [`Dnsmasq::start`] as process `name`, its files in `<run dir>/<name>/` (a second server).
+    pub fn start_named(
+        run: &mut Run,
+        ns: &Netns,
+        config: &DnsmasqConfig,
+        name: &str,
+    ) -> Result<Dnsmasq> {
+        let dir = run.dir().join(name);
         std::fs::create_dir_all(&dir).map_err(io_err(dir.display().to_string()))?;
-        let id = run.spawn(ns, "dnsmasq", DNSMASQ, &args(config, &dir))?;
+        let id = run.spawn(ns, name, DNSMASQ, &args(config, &dir))?;
         let pid = run.process(id).pid();
         let pid_file = dir.join("dnsmasq.pid");
         poll_until(
