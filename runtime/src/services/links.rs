@@ -9,6 +9,7 @@ use std::io;
 
 use futures::stream::{BoxStream, SelectAll};
 use futures::StreamExt;
+use kvip_core::dhcp::macvlan_name;
 use kvip_core::wire::MacAddr;
 use kvip_core::{AddressError, VipAddress};
 use rtnetlink::packet_core::NetlinkPayload;
@@ -22,15 +23,16 @@ use crate::manager::ports::{AddressPort, FramePort, KernelEvent};
 /// A kernel event and the interface it is about (`None`: the Services interface).
 pub type LinkEvent = (Option<String>, KernelEvent);
 
-/// The node's Ethernet interfaces other than `services` (and loopback), with their MACs: the
-/// ones a Service may name.
+/// The node's Ethernet interfaces other than `services` (and loopback, and the DHCP clients'
+/// own macvlans, named after their MACs), with their MACs: the ones a Service may name.
 pub fn other_ethernet_links(services: &str) -> BTreeMap<String, [u8; 6]> {
     pnet_datalink::interfaces()
         .into_iter()
         .filter(|i| i.name != services && !i.is_loopback())
         .filter_map(|i| {
             let mac = i.mac?.octets();
-            (mac != [0; 6]).then_some((i.name, mac))
+            let ours = macvlan_name(MacAddr(mac)) == i.name;
+            (mac != [0; 6] && !ours).then_some((i.name, mac))
         })
         .collect()
 }
