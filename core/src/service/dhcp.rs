@@ -113,13 +113,19 @@ impl DhcpClients {
                 family: id.1,
                 uid: view.uid.clone(),
                 hostname: text(ANNOTATION_LOADBALANCER_HOSTNAME),
-                requested: view
-                    .annotation(ANNOTATION_REQUESTED_IP)
-                    .and_then(|a| a.trim().parse().ok())
-                    .filter(|ip: &IpAddr| ip.is_ipv4() == (id.1 == DhcpFamily::V4)),
+                requested: requested_for(view.annotation(ANNOTATION_REQUESTED_IP), id.1),
                 hwaddr: text(ANNOTATION_HWADDR),
                 link,
             });
         }
     }
+}
+
+/// The address of `family` in a `kube-vip.io/requestedIP` value: one address, or one per family
+/// separated by commas (what a Service leasing both families gets written).
+pub fn requested_for(annotation: Option<&str>, family: DhcpFamily) -> Option<IpAddr> {
+    annotation?
+        .split(',')
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .find(|ip| ip.is_ipv4() == (family == DhcpFamily::V4))
 }

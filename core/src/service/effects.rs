@@ -78,15 +78,25 @@ impl ServicesNode {
             .collect();
         let mut annotations =
             BTreeMap::from([(ANNOTATION_VIP_HOST.to_owned(), Some(me.to_owned()))]);
-        for &family in s.dhcp.iter().rev() {
+        // A client reports its lease once the address is on its macvlan. Both families share
+        // the Service's MAC; `requestedIP` lists the leases in family order (one address for
+        // one family, as kube-vip writes it).
+        let mut requested = Vec::new();
+        for &family in &s.dhcp {
             let Some(b) = self.dhcp.binding(&(key.clone(), family)) else {
                 continue;
             };
-            // A client reports its lease once the address is on its macvlan.
             ips.push(b.address);
-            annotations.insert(ANNOTATION_HWADDR.to_owned(), Some(b.hwaddr.clone()));
-            let requested = Some(b.address.to_string());
-            annotations.insert(ANNOTATION_REQUESTED_IP.to_owned(), requested);
+            requested.push(b.address.to_string());
+            annotations
+                .entry(ANNOTATION_HWADDR.to_owned())
+                .or_insert_with(|| Some(b.hwaddr.clone()));
+        }
+        if !requested.is_empty() {
+            annotations.insert(
+                ANNOTATION_REQUESTED_IP.to_owned(),
+                Some(requested.join(",")),
+            );
         }
         (!ips.is_empty()).then(|| status_for(&s.view, ips, annotations))
     }
