@@ -1,12 +1,15 @@
 //! The macvlan a DHCP Service address lives on, through rtnetlink: created in bridge mode on the
 //! parent interface with the Service's MAC (replacing a leftover of the same name), its leased
-//! address added as /32 and removed, and the link deleted at the end.
+//! address added as /32 and removed, and the link deleted at the end — by the last of the
+//! clients sharing it ([`Macvlan::leave`]: a Service leasing both families has one macvlan, the
+//! kernel refusing a second one with the same MAC on a parent).
 //!
 //! Why /32: the server's prefix on the macvlan would add a second connected route for the LAN
 //! beside the parent's, and the node's own traffic could start leaving through the macvlan.
 //! kube-vip also puts Service addresses on as /32.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use kvip_core::wire::MacAddr;
@@ -127,6 +130,16 @@ impl Macvlan {
                 "removing {address}/32 from {}: {e}",
                 self.name
             )),
+        }
+    }
+
+    /// Leaves a macvlan shared by the clients of one MAC: the last one to leave deletes it
+    /// (`Arc::into_inner` picks exactly one, even when they leave at once). Returns whether
+    /// this call deleted it.
+    pub async fn leave(link: Arc<Macvlan>) -> anyhow::Result<bool> {
+        match Arc::into_inner(link) {
+            Some(last) => last.delete().await.map(|()| true),
+            None => Ok(false),
         }
     }
 

@@ -1,9 +1,11 @@
 //! [`DhcpLeaseTask`]: the tokio task that owns one Service's DHCP address. It creates the
-//! macvlan, opens a packet socket on it, drives a [`DhcpClient`], puts the leased address on
-//! the macvlan when bound (with a gratuitous ARP from the macvlan's MAC) and takes it off when
-//! the lease ends, and reports what happened over a channel.
+//! macvlan (or joins the one of the Service's DHCPv6 client), opens a packet socket on it,
+//! drives a [`DhcpClient`], puts the leased address on the macvlan when bound (with a
+//! gratuitous ARP from the macvlan's MAC) and takes it off when the lease ends, and reports what
+//! happened over a channel.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kvip_core::dhcp::{macvlan_name, DhcpClient, DhcpClientConfig, DhcpOutput, Lease};
@@ -39,9 +41,10 @@ pub enum DhcpEvent {
 /// How the task ends.
 #[derive(Debug)]
 enum Stop {
-    /// DHCPRELEASE, remove the address, delete the macvlan.
+    /// DHCPRELEASE, remove the address, leave the macvlan.
     Release(oneshot::Sender<anyhow::Result<()>>),
-    /// Delete the macvlan only: the lease stays with the server for the next holder of the MAC.
+    /// Remove the address and leave the macvlan: the lease stays with the server for the next
+    /// holder of the MAC.
     Abandon(oneshot::Sender<anyhow::Result<()>>),
 }
 
@@ -63,13 +66,31 @@ impl DhcpLeaseTask {
         config: DhcpClientConfig,
         events: mpsc::UnboundedSender<DhcpEvent>,
     ) -> anyhow::Result<DhcpLeaseTask> {
-        super::warn_on_arp_sysctls(parent);
         let name = macvlan_name(config.mac);
         let link = Macvlan::create(parent, &name, config.mac).await?;
+        Self::start_on(parent, Arc::new(link), config, events).await
+    }
+
+    /// Like [`start`](Self::start), on a macvlan of `parent` the caller made with `config.mac`
+    /// (possibly shared with the Service's DHCPv6 client): the task leaves it when it ends, and
+    /// the last one to leave deletes it.
+    pub async fn start_on(
+        parent: &str,
+        link: Arc<Macvlan>,
+        config: DhcpClientConfig,
+        events: mpsc::UnboundedSender<DhcpEvent>,
+    ) -> anyhow::Result<DhcpLeaseTask> {
+        super::warn_on_arp_sysctls(parent);
+        let name = link.name().to_owned();
+        if link.mac() != config.mac {
+            let have = link.mac();
+            let _ = Macvlan::leave(link).await;
+            anyhow::bail!("macvlan {name} has MAC {have}, the client {}", config.mac);
+        }
         let socket = match PacketSocket::open(link.index()) {
             Ok(socket) => socket,
             Err(e) => {
-                let _ = link.delete().await;
+                let _ = Macvlan::leave(link).await;
                 anyhow::bail!("packet socket on {name}: {e} (needs CAP_NET_RAW)");
             }
         };
@@ -95,13 +116,15 @@ impl DhcpLeaseTask {
         self.mac
     }
 
-    /// Sends a DHCPRELEASE (when bound), removes the address and deletes the macvlan.
+    /// Sends a DHCPRELEASE (when bound), removes the address and leaves the macvlan (deleted
+    /// unless the Service's DHCPv6 client still uses it).
     pub async fn release(mut self) -> anyhow::Result<()> {
         self.finish(Stop::Release).await
     }
 
-    /// Removes the macvlan without releasing: the server keeps the lease, so whoever takes the
-    /// Service over with the same MAC gets the same address (failover, leadership lost).
+    /// Removes the address and leaves the macvlan without releasing: the server keeps the lease,
+    /// so whoever takes the Service over with the same MAC gets the same address (failover,
+    /// leadership lost).
     pub async fn abandon(mut self) -> anyhow::Result<()> {
         self.finish(Stop::Abandon).await
     }
@@ -127,13 +150,13 @@ impl DhcpLeaseTask {
 
 impl Drop for DhcpLeaseTask {
     fn drop(&mut self) {
-        // Dropping the sender makes the task abandon the address and delete the macvlan.
+        // Dropping the sender makes the task abandon the address and leave the macvlan.
         self.stop.take();
     }
 }
 
 struct Driver {
-    link: Macvlan,
+    link: Arc<Macvlan>,
     socket: PacketSocket,
     client: DhcpClient,
     clock: CoreClock,
@@ -141,7 +164,7 @@ struct Driver {
 }
 
 async fn run(
-    link: Macvlan,
+    link: Arc<Macvlan>,
     socket: PacketSocket,
     config: DhcpClientConfig,
     events: mpsc::UnboundedSender<DhcpEvent>,
@@ -185,8 +208,16 @@ async fn run(
         d.client.release(d.clock.now());
         d.drain().await;
     }
-    let result = d.link.delete().await;
-    info!(interface = d.link.name(), release, "dhcp client stopped");
+    // The macvlan may live on (the Service's DHCPv6 client uses it): the address goes first.
+    if let Some(address) = d.client.lease().map(|l| l.address) {
+        if let Err(e) = d.link.remove_address(address).await {
+            warn!(interface = d.link.name(), "{e:#}");
+        }
+    }
+    let name = d.link.name().to_owned();
+    let result = Macvlan::leave(d.link).await;
+    info!(interface = name, release, deleted = ?result.as_ref().ok(), "dhcp client stopped");
+    let result = result.map(|_| ());
     if let Some(reply) = reply {
         let _ = reply.send(result);
     }

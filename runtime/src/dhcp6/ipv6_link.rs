@@ -46,15 +46,18 @@ impl Ipv6Link {
         })
     }
 
-    /// Turns DAD off for the interface (`accept_dad=0`), takes it down and up so its link-local
-    /// address is made again without DAD, and waits (≤ [`LINK_LOCAL_BOUND`]) until a link-local
-    /// address that is not tentative is there; returns it.
-    pub async fn prepare(&self) -> anyhow::Result<Ipv6Addr> {
+    /// Turns DAD off for the interface (`accept_dad=0`); with `bounce`, takes it down and up so
+    /// its link-local address is made again without DAD (without, as when the interface also
+    /// carries a DHCPv4 address, a tentative one finishes its DAD); then waits
+    /// (≤ [`LINK_LOCAL_BOUND`]) until a link-local address that is not tentative is there;
+    /// returns it.
+    pub async fn prepare(&self, bounce: bool) -> anyhow::Result<Ipv6Addr> {
         let sysctl = format!("/proc/sys/net/ipv6/conf/{}/accept_dad", self.name);
         if let Err(e) = std::fs::write(&sysctl, "0") {
             tracing::warn!(interface = %self.name, "{sysctl}: {e}; waiting for DAD instead");
         }
-        for up in [false, true] {
+        let downs_and_ups: &[bool] = if bounce { &[false, true] } else { &[] };
+        for &up in downs_and_ups {
             let message = LinkUnspec::new_with_index(self.index);
             let message = if up { message.up() } else { message.down() }.build();
             self.handle

@@ -1,10 +1,11 @@
 //! [`Dhcp6LeaseTask`]: the tokio task that owns one Service's DHCPv6 address. It creates the
-//! macvlan, makes its link-local address usable, opens a UDP socket on `[link-local%macvlan]:546`,
+//! macvlan (or joins the one of the Service's DHCPv4 client), makes its link-local address usable, opens a UDP socket on `[link-local%macvlan]:546`,
 //! drives a [`Dhcp6Client`] (messages to `[ff02::1:2]:547`), puts the leased address on the
 //! macvlan as /128 when bound (with an unsolicited neighbour advertisement from the macvlan's
 //! MAC) and takes it off when the lease ends, and reports what happened over a channel.
 
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kvip_core::dhcp::macvlan_name;
@@ -50,9 +51,10 @@ pub enum Dhcp6Event {
 /// How the task ends.
 #[derive(Debug)]
 enum Stop {
-    /// RELEASE, remove the address, delete the macvlan.
+    /// RELEASE, remove the address, leave the macvlan.
     Release(oneshot::Sender<anyhow::Result<()>>),
-    /// Delete the macvlan only: the lease stays with the server for the next holder of the DUID.
+    /// Remove the address and leave the macvlan: the lease stays with the server for the next
+    /// holder of the DUID.
     Abandon(oneshot::Sender<anyhow::Result<()>>),
 }
 
@@ -68,9 +70,8 @@ pub struct Dhcp6LeaseTask {
 
 impl Dhcp6LeaseTask {
     /// Creates the macvlan on `parent` with `config.mac` (named [`macvlan_name`], the same name
-    /// a DHCPv4 lease of that MAC uses: a Service has one or the other), waits until its
-    /// link-local address is usable, opens the socket and starts soliciting. Events go to
-    /// `events` (dropped when nobody listens).
+    /// a DHCPv4 lease of that MAC uses), waits until its link-local address is usable, opens
+    /// the socket and starts soliciting. Events go to `events` (dropped when nobody listens).
     pub async fn start(
         parent: &str,
         config: Dhcp6ClientConfig,
@@ -78,10 +79,31 @@ impl Dhcp6LeaseTask {
     ) -> anyhow::Result<Dhcp6LeaseTask> {
         let name = macvlan_name(config.mac);
         let link = Macvlan::create(parent, &name, config.mac).await?;
-        let (ipv6, socket) = match open(&link).await {
+        Self::start_on(parent, Arc::new(link), config, events).await
+    }
+
+    /// Like [`start`](Self::start), on a macvlan of `parent` the caller made with `config.mac`
+    /// (possibly shared with the Service's DHCPv4 client, in which case it is not taken down
+    /// and up to redo its link-local address): the task leaves it when it ends, and the last one
+    /// to leave deletes it.
+    pub async fn start_on(
+        parent: &str,
+        link: Arc<Macvlan>,
+        config: Dhcp6ClientConfig,
+        events: mpsc::UnboundedSender<Dhcp6Event>,
+    ) -> anyhow::Result<Dhcp6LeaseTask> {
+        let name = link.name().to_owned();
+        if link.mac() != config.mac {
+            let have = link.mac();
+            let _ = Macvlan::leave(link).await;
+            anyhow::bail!("macvlan {name} has MAC {have}, the client {}", config.mac);
+        }
+        // Alone on it: nothing else on the link to disturb by taking it down and up.
+        let alone = Arc::strong_count(&link) == 1;
+        let (ipv6, socket) = match open(&link, alone).await {
             Ok(opened) => opened,
             Err(e) => {
-                let _ = link.delete().await;
+                let _ = Macvlan::leave(link).await;
                 return Err(e);
             }
         };
@@ -108,13 +130,15 @@ impl Dhcp6LeaseTask {
     }
 
     /// Sends a RELEASE (when bound; waits ≤ [`RELEASE_BOUND`] for the server's REPLY), removes
-    /// the address and deletes the macvlan.
+    /// the address and leaves the macvlan (deleted unless the Service's DHCPv4 client still
+    /// uses it).
     pub async fn release(mut self) -> anyhow::Result<()> {
         self.finish(Stop::Release).await
     }
 
-    /// Removes the macvlan without releasing: the server keeps the lease, so whoever takes the
-    /// Service over with the same MAC (same DUID) gets the same address.
+    /// Removes the address and leaves the macvlan without releasing: the server keeps the
+    /// lease, so whoever takes the Service over with the same MAC (same DUID) gets the same
+    /// address.
     pub async fn abandon(mut self) -> anyhow::Result<()> {
         self.finish(Stop::Abandon).await
     }
@@ -140,15 +164,15 @@ impl Dhcp6LeaseTask {
 
 impl Drop for Dhcp6LeaseTask {
     fn drop(&mut self) {
-        // Dropping the sender makes the task abandon the address and delete the macvlan.
+        // Dropping the sender makes the task abandon the address and leave the macvlan.
         self.stop.take();
     }
 }
 
 /// The macvlan's IPv6 side and the client socket on its link-local address.
-async fn open(link: &Macvlan) -> anyhow::Result<(Ipv6Link, UdpSocket)> {
+async fn open(link: &Macvlan, bounce: bool) -> anyhow::Result<(Ipv6Link, UdpSocket)> {
     let ipv6 = Ipv6Link::new(link.name(), link.index())?;
-    let local = ipv6.prepare().await?;
+    let local = ipv6.prepare(bounce).await?;
     let at = SocketAddrV6::new(local, CLIENT_PORT, 0, link.index());
     let socket = UdpSocket::bind(SocketAddr::V6(at))
         .await
@@ -157,7 +181,7 @@ async fn open(link: &Macvlan) -> anyhow::Result<(Ipv6Link, UdpSocket)> {
 }
 
 struct Driver {
-    link: Macvlan,
+    link: Arc<Macvlan>,
     ipv6: Ipv6Link,
     socket: UdpSocket,
     servers: SocketAddr,
@@ -167,7 +191,7 @@ struct Driver {
 }
 
 async fn run(
-    link: Macvlan,
+    link: Arc<Macvlan>,
     ipv6: Ipv6Link,
     socket: UdpSocket,
     config: Dhcp6ClientConfig,
@@ -214,8 +238,16 @@ async fn run(
             warn!(interface = d.link.name(), "no REPLY to the RELEASE");
         }
     }
-    let result = d.link.delete().await;
-    info!(interface = d.link.name(), release, "dhcp6 client stopped");
+    // The macvlan may live on (the Service's DHCPv4 client uses it): the address goes first.
+    if let Some(address) = d.client.lease().map(|l| l.address) {
+        if let Err(e) = d.ipv6.remove_address(address).await {
+            warn!(interface = d.link.name(), "{e:#}");
+        }
+    }
+    let name = d.link.name().to_owned();
+    let result = Macvlan::leave(d.link).await;
+    info!(interface = name, release, deleted = ?result.as_ref().ok(), "dhcp6 client stopped");
+    let result = result.map(|_| ());
     if let Some(reply) = reply {
         let _ = reply.send(result);
     }

@@ -10,14 +10,18 @@
 //! address.
 //!
 //! Both families use the one macvlan of the Service's MAC (the kernel refuses a second macvlan
-//! with the same MAC on a parent), so a Service asking for both `0.0.0.0` and `::` gets the
-//! family started first and a `DhcpFailed` Warning Event for the other.
+//! with the same MAC on a parent): a Service asking for both `0.0.0.0` and `::` gets a client of
+//! each on one shared macvlan, deleted by the last client to end. A client started while the
+//! other family's client runs on that parent joins its macvlan; one started when no client of
+//! its MAC runs there any more makes a new one (replacing one still being abandoned, whose
+//! ending client must not take a new lease's address away with it).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use kvip_core::dhcp::{stable_mac, DhcpClientConfig};
+use kvip_core::dhcp::{macvlan_name, stable_mac, DhcpClientConfig};
 use kvip_core::dhcp6::Dhcp6ClientConfig;
 use kvip_core::service::{DhcpBinding, DhcpFamily, ServiceKey, ServicesInput};
 use kvip_core::wire::MacAddr;
@@ -25,6 +29,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::dhcp::link::Macvlan;
 use crate::dhcp::{DhcpEvent, DhcpLeaseTask};
 use crate::dhcp6::{Dhcp6Event, Dhcp6LeaseTask};
 
@@ -130,10 +135,15 @@ fn forward<E: Into<LeaseEvent> + Send + 'static>(
     });
 }
 
+/// Where a client's macvlan is: its parent and MAC.
+type LinkId = (String, MacAddr);
+
 /// The running clients.
 pub struct ServiceDhcp {
     parent: String,
-    tasks: BTreeMap<ClientId, LeaseTask>,
+    tasks: BTreeMap<ClientId, (LinkId, LeaseTask)>,
+    /// The macvlans of running clients, for the other family of the same Service to join.
+    links: BTreeMap<LinkId, Weak<Macvlan>>,
     events_tx: mpsc::UnboundedSender<(ClientId, LeaseEvent)>,
     stopping: Vec<JoinHandle<()>>,
 }
@@ -145,6 +155,7 @@ impl ServiceDhcp {
         let dhcp = ServiceDhcp {
             parent: parent.to_string(),
             tasks: BTreeMap::new(),
+            links: BTreeMap::new(),
             events_tx,
             stopping: Vec::new(),
         };
@@ -162,21 +173,16 @@ impl ServiceDhcp {
             }
             None => stable_mac(&request.uid),
         };
-        let other = match family {
-            DhcpFamily::V4 => DhcpFamily::V6,
-            DhcpFamily::V6 => DhcpFamily::V4,
-        };
-        if self.tasks.contains_key(&(key.clone(), other)) {
-            return Err(format!(
-                "{key}: asks for DHCP addresses of both families (`0.0.0.0` and `::`); only the \
-                 {other:?} one is leased, both would need the one macvlan of MAC {mac}"
-            ));
-        }
         let (id, parent, seed) = (
             request.id.clone(),
             request.link.clone().unwrap_or_else(|| self.parent.clone()),
             crate::manager::seed(),
         );
+        let link_id = (parent.clone(), mac);
+        let link = self
+            .shared_link(&link_id)
+            .await
+            .map_err(|e| format!("{key}: DHCP client ({family:?}) not started: {e:#}"))?;
         let task = match family {
             DhcpFamily::V4 => {
                 let config = DhcpClientConfig {
@@ -189,7 +195,7 @@ impl ServiceDhcp {
                     ..DhcpClientConfig::new(mac)
                 };
                 let (tx, rx) = mpsc::unbounded_channel();
-                let task = DhcpLeaseTask::start(&parent, config, tx).await;
+                let task = DhcpLeaseTask::start_on(&parent, link, config, tx).await;
                 task.map(|task| {
                     forward(id, rx, self.events_tx.clone());
                     LeaseTask::V4(task)
@@ -206,7 +212,7 @@ impl ServiceDhcp {
                     ..Dhcp6ClientConfig::new(mac)
                 };
                 let (tx, rx) = mpsc::unbounded_channel();
-                let task = Dhcp6LeaseTask::start(&parent, config, tx).await;
+                let task = Dhcp6LeaseTask::start_on(&parent, link, config, tx).await;
                 task.map(|task| {
                     forward(id, rx, self.events_tx.clone());
                     LeaseTask::V6(task)
@@ -214,14 +220,26 @@ impl ServiceDhcp {
             }
         }
         .map_err(|e| format!("{key}: DHCP client ({family:?}) not started: {e:#}"))?;
-        self.tasks.insert(request.id, task);
+        self.tasks.insert(request.id, (link_id, task));
         Ok(())
+    }
+
+    /// The macvlan of `link_id` a running client of the other family uses, or a new one.
+    async fn shared_link(&mut self, link_id: &LinkId) -> anyhow::Result<Arc<Macvlan>> {
+        self.links.retain(|_, link| link.strong_count() > 0);
+        if let Some(link) = self.links.get(link_id).and_then(Weak::upgrade) {
+            return Ok(link);
+        }
+        let (parent, mac) = link_id;
+        let link = Arc::new(Macvlan::create(parent, &macvlan_name(*mac), *mac).await?);
+        self.links.insert(link_id.clone(), Arc::downgrade(&link));
+        Ok(link)
     }
 
     /// The core's view of a client event (`None` for events it does not need).
     pub fn handle_event(&mut self, id: ClientId, event: LeaseEvent) -> Option<ServicesInput> {
         let (key, family) = id.clone();
-        let mac = self.tasks.get(&id).map(LeaseTask::mac)?;
+        let mac = self.tasks.get(&id).map(|(_, task)| task.mac())?;
         let binding = match event {
             LeaseEvent::Bound(address) => Some(DhcpBinding {
                 address,
@@ -247,9 +265,13 @@ impl ServiceDhcp {
     /// Stops a client in the background: with `release` a DHCPRELEASE is sent, else the lease
     /// is abandoned (it stays with the server for the next holder of the MAC).
     pub fn stop(&mut self, id: &ClientId, release: bool) {
-        let Some(task) = self.tasks.remove(id) else {
+        let Some((link_id, task)) = self.tasks.remove(id) else {
             return;
         };
+        // The last client of a macvlan stopped: a client started from now on makes a new one.
+        if !self.tasks.values().any(|(other, _)| *other == link_id) {
+            self.links.remove(&link_id);
+        }
         let key = id.0.clone();
         self.stopping.push(tokio::spawn(async move {
             let how = if release { "released" } else { "abandoned" };
@@ -267,7 +289,7 @@ impl ServiceDhcp {
         let _ = tokio::time::timeout(bound, futures::future::join_all(stops)).await;
         let ids: Vec<ClientId> = self.tasks.keys().cloned().collect();
         for id in ids {
-            if let Some(task) = self.tasks.remove(&id) {
+            if let Some((_, task)) = self.tasks.remove(&id) {
                 let _ = tokio::time::timeout(bound, task.stop(false)).await;
             }
         }

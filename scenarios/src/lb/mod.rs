@@ -18,6 +18,8 @@
 //! | [`s2`] | S2's LoadBalancer part: pool address, ssh lands on the leader, graceful move, port 22, pinned VIP |
 //! | [`s3`] | S3: static, DHCP and pool addresses, per-namespace pools |
 //! | [`s3_dhcp6`] | S3's DHCPv6 step: `::` leased from dnsmasq, held on a macvlan, released |
+//! | [`s3_interface`] | S3's second NIC: `kube-vip.io/serviceInterface`, static and DHCP |
+//! | [`s3_dual`] | S3's dual-stack DHCP step: `0.0.0.0` and `::` on one Service, one macvlan |
 
 pub mod checks;
 pub mod cloud_provider;
@@ -28,6 +30,7 @@ pub mod manifest;
 pub mod s2;
 pub mod s3;
 pub mod s3_dhcp6;
+pub mod s3_dual;
 pub mod s3_interface;
 pub mod stand_in;
 pub mod timeline;

@@ -8,7 +8,8 @@
 //! 3. `nginx-dhcp` with `loadBalancerIP: 0.0.0.0` → an address from dnsmasq's pool (in its lease
 //!    file), on a macvlan of the holder, reachable; renewed at T1; the same address and MAC after
 //!    a graceful failover, and after every kvip is stopped and started again; `nginx-dhcp6`
-//!    (`::`) gets one from dnsmasq's DHCPv6 pool ([`super::s3_dhcp6`]);
+//!    (`::`) gets one from dnsmasq's DHCPv6 pool ([`super::s3_dhcp6`]); `nginx-dual`
+//!    (`0.0.0.0,::`) one of each on one macvlan ([`super::s3_dual`]);
 //! 4. the cloud provider with `cidr-global=192.168.205.216/29` → `nginx-cidr` gets one from that
 //!    block; with `range-global=192.168.205.220-192.168.205.230` → `nginx-range` gets one from the
 //!    range; `range-team-a` → `team-a/nginx` gets one from the namespace's pool, not the global one;
@@ -93,6 +94,7 @@ pub fn run(mode: Mode) -> Result<Timeline> {
         lb.publish(&nginx, |a| a == STATIC, "192.168.205.202")?;
         dhcp_service(&mut lb, &dhcp, &dnsmasq)?;
         super::s3_dhcp6::dhcp6_service(&mut lb, &dnsmasq)?;
+        super::s3_dual::dual_stack_service(&mut lb, &dnsmasq)?;
         std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
         let ips = lb.kube.ingress_ips(&none.namespace, &none.name)?;
         lb.tl.check(

@@ -24,11 +24,11 @@ pub const POOL: (Ipv6Addr, Ipv6Addr) = (
     Ipv6Addr::new(0xfd00, 0x205, 0, 0, 0, 0, 0, 0x1ff),
 );
 /// The DHCP server's address on the LAN's IPv6 prefix.
-const SERVER: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x205, 0, 0, 0, 0, 0, 1);
+pub const SERVER: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x205, 0, 0, 0, 0, 0, 1);
 /// How long a release or a removal may take to show.
-const GONE_BOUND: Duration = Duration::from_secs(10);
+pub const GONE_BOUND: Duration = Duration::from_secs(10);
 
-fn in_pool(a: Ipv6Addr) -> bool {
+pub fn in_pool(a: Ipv6Addr) -> bool {
     (POOL.0..=POOL.1).contains(&a)
 }
 
@@ -51,7 +51,7 @@ pub fn add_lan_prefix(dhcp: &Host, nodes: &[Host]) -> Result<()> {
 }
 
 /// The IPv6 addresses of the Service's `status.loadBalancer.ingress`.
-fn ingress_v6(lb: &LbScenario, svc: &ServiceSpec) -> Result<Vec<Ipv6Addr>> {
+pub fn ingress_v6(lb: &LbScenario, svc: &ServiceSpec) -> Result<Vec<Ipv6Addr>> {
     let path = "{.status.loadBalancer.ingress[*].ip}";
     let text = lb
         .kube
@@ -64,7 +64,7 @@ fn ingress_v6(lb: &LbScenario, svc: &ServiceSpec) -> Result<Vec<Ipv6Addr>> {
 }
 
 /// The interface of `host` holding `addr` as a /128, if any.
-fn interface_with_v6(host: &Host, addr: Ipv6Addr) -> Option<String> {
+pub fn interface_with_v6(host: &Host, addr: Ipv6Addr) -> Option<String> {
     let out = host.ns.ip(&["-6", "-o", "addr", "show"]).ok()?;
     let needle = format!("inet6 {addr}/128");
     out.lines()
