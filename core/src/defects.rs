@@ -27,11 +27,14 @@ pub enum Defect {
     /// Services: a deadline counts only when its own timer is served; an input handled after it
     /// (a busy runtime) reschedules past it and the work due then is forgotten.
     ServicesForwardOnlyWake,
+    /// Services: an address stays on the interface it was first put on when its Service names
+    /// another in `kube-vip.io/serviceInterface`.
+    ServicesStaleInterface,
 }
 
 impl Defect {
     /// Every defect, for listings.
-    pub const ALL: [Defect; 10] = [
+    pub const ALL: [Defect; 11] = [
         Defect::FenceFromResponse,
         Defect::ReleaseBeforeRemove,
         Defect::AnnounceBeforeAdd,
@@ -42,6 +45,7 @@ impl Defect {
         Defect::ServicesIgnoreEndpointChanges,
         Defect::ServicesStickyMembers,
         Defect::ServicesForwardOnlyWake,
+        Defect::ServicesStaleInterface,
     ];
 
     /// The defects planted in the control-plane [`crate::Node`] (the others are Services-only).
@@ -67,6 +71,7 @@ impl Defect {
             Defect::ServicesIgnoreEndpointChanges => "services-ignore-endpoint-changes",
             Defect::ServicesStickyMembers => "services-sticky-members",
             Defect::ServicesForwardOnlyWake => "services-forward-only-wake",
+            Defect::ServicesStaleInterface => "services-stale-interface",
         }
     }
 

@@ -180,6 +180,20 @@ fn eventually_announced_catches_a_late_timer_forgetting_what_fell_due() {
     );
 }
 
+#[test]
+fn on_named_interface_catches_an_address_that_stays_where_it_was_first_put() {
+    assert_caught(
+        Defect::ServicesStaleInterface,
+        Mode::Global,
+        "on_named_interface",
+    );
+    assert_caught(
+        Defect::ServicesStaleInterface,
+        Mode::PerService,
+        "on_named_interface",
+    );
+}
+
 /// Prints the trace of one seed: `KVIP_SEED=29 KVIP_MODE=per-service cargo test -p
 /// kvip-testbed --test services_sim replay -- --ignored --nocapture` (`KVIP_PLANT` plants a
 /// defect by name).

@@ -240,6 +240,17 @@ impl ServicesNode {
             self.links.retire(address);
         }
         for (ip, (w, link)) in wanted {
+            let stale = match self.cfg.defects.has(Defect::ServicesStaleInterface) {
+                true => self
+                    .links
+                    .wanted_on(ip)
+                    .map(|first| first.map(str::to_owned)),
+                false => None,
+            };
+            let link = match &stale {
+                Some(first) => first.as_deref(),
+                None => link,
+            };
             self.links
                 .set_address_wanted(link, self.cfg.prefixes.vip(ip), w);
         }

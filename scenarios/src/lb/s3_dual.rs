@@ -2,7 +2,9 @@
 //! Both of its addresses come from the dnsmasq: one from the v4 pool, leased to the MAC written
 //! in `kube-vip.io/hwaddr`, and one from the v6 pool, leased to that MAC's DUID-LL. Both are in
 //! its status, and `kube-vip.io/requestedIP` lists both. They sit on the one macvlan of that MAC
-//! (named after it) on the services-lease holder, and the DHCP server reaches both.
+//! (named after it) on the services-lease holder, and the DHCP server reaches both. After a
+//! graceful stop of the holder's kvip, another node has both again on one macvlan of that MAC,
+//! one lease of each.
 //!
 //! Re-annotated to `0.0.0.0`, the v6 lease is released and its address removed. The v4 address
 //! stays on the same macvlan, still leased and answering. Deleted, the v4 lease is released and
@@ -137,9 +139,10 @@ pub fn dual_stack_service(lb: &mut LbScenario, dnsmasq: &Dnsmasq) -> Result<()> 
         format!("the DHCP server reaches {v4} and {v6} (ping)"),
         format!("the DHCP server reaches {v4}: {reach4}, {v6}: {reach6}"),
     );
-    let Some(host) = lb.nodes().iter().find(|h| h.name == holder).cloned() else {
+    let Some(host) = dual_failover(lb, dnsmasq, &holder, (v4, v6, mac))? else {
         return Ok(());
     };
+    let holder = host.name.clone();
     drop_v6(lb, &mut svc, dnsmasq, &host, (v4, v6, mac))?;
     lb.kube.delete_service(&svc.namespace, &svc.name)?;
     let gone = wait_for(GONE_BOUND, Duration::from_millis(200), || {
@@ -207,4 +210,91 @@ fn drop_v6(
         ),
     );
     Ok(())
+}
+
+/// A graceful stop of kvip on the holder: another node leases both addresses again, with the
+/// same MAC, onto one macvlan of that MAC; the status keeps both and dnsmasq has one lease of
+/// each. kvip comes back on the old holder. Returns the new holder.
+fn dual_failover(
+    lb: &mut LbScenario,
+    dnsmasq: &Dnsmasq,
+    old: &str,
+    (v4, v6, mac): (Ipv4Addr, Ipv6Addr, MacAddr),
+) -> Result<Option<Host>> {
+    if let Err(e) = lb.scenario.stop_kvip(old) {
+        lb.tl.fail(format!("graceful stop of kvip on {old}: {e:#}"));
+        return Ok(None);
+    }
+    let macvlan = macvlan_name(mac);
+    let bound = lb.scenario.story.timing.lease_duration + Duration::from_secs(10);
+    let moved = wait_for(bound, Duration::from_millis(100), || {
+        let both: Vec<Host> = lb
+            .nodes()
+            .iter()
+            .filter(|h| h.name != old)
+            .filter(|h| {
+                let (a, b) = placed(h, v4, v6);
+                a.as_deref() == Some(macvlan.as_str()) && b.as_deref() == Some(macvlan.as_str())
+            })
+            .cloned()
+            .collect();
+        Ok((both.len() == 1).then(|| both[0].clone()))
+    });
+    let new = match moved {
+        Some((new, took)) => {
+            lb.tl.note(format!(
+                "graceful stop of kvip on {old}: nginx-dual's {v4} and {v6} on {}'s {macvlan} \
+                 {} ms later",
+                new.name,
+                took.as_millis()
+            ));
+            let status = (
+                lb.kube.ingress_ips("default", "nginx-dual")?,
+                ingress_v6(
+                    lb,
+                    &ServiceSpec::new("nginx-dual", "default", 80, NGINX_PORT),
+                )?,
+            );
+            let leases4: Vec<_> = dnsmasq
+                .leases()?
+                .into_iter()
+                .filter(|l| l.ip == v4)
+                .collect();
+            let leases6: Vec<_> = read_leases_v6(dnsmasq.lease_file())?
+                .into_iter()
+                .filter(|l| l.address == v6)
+                .collect();
+            lb.tl.check(
+                status == (vec![v4], vec![v6])
+                    && leases4.len() == 1
+                    && leases4[0].mac == mac
+                    && leases6.len() == 1
+                    && leases6[0].duid_ll_mac() == Some(mac),
+                format!(
+                    "nginx-dual after the failover: status still {v4} and {v6}, one lease of each \
+                     to {mac}"
+                ),
+                format!(
+                    "nginx-dual after the failover: status {status:?}, leases {leases4:?} and \
+                     {leases6:?}; want {v4} and {v6}, one lease each to {mac}"
+                ),
+            );
+            Some(new)
+        }
+        None => {
+            let on: Vec<_> = lb
+                .nodes()
+                .iter()
+                .map(|h| (h.name.clone(), placed(h, v4, v6)))
+                .collect();
+            lb.tl.fail(format!(
+                "graceful stop of kvip on {old}: nginx-dual's {v4} and {v6} not on one other \
+                 node's {macvlan} within {bound:?} ({on:?})"
+            ));
+            None
+        }
+    };
+    lb.scenario.start_daemon(old)?;
+    lb.tl.note(format!("kvip started again on {old}"));
+    Ok(new)
 }

@@ -1,5 +1,6 @@
 //! When the Services world checks its invariants: `one_announcer` and `local_policy` after
-//! every step, `eventually_announced` once after the heal (see [`super::invariants`]).
+//! every step, `eventually_announced` and `on_named_interface` once after the heal (see
+//! [`super::invariants`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -8,7 +9,7 @@ use kvip_core::service::TrafficPolicy;
 
 use super::faults::ns;
 use super::invariants::{self as inv, Announcer, SeenUser};
-use super::objects::address_of;
+use super::objects::{address_of, wanted_interfaces};
 use super::options::Mode;
 use super::setup::GLOBAL_LEASE;
 use super::world::ServicesWorld;
@@ -79,7 +80,19 @@ impl ServicesWorld {
         }
         let wanted = self.objects.wanted();
         let holder = (self.opts.mode == Mode::Global).then(|| self.leases.holder(GLOBAL_LEASE));
-        let found = inv::eventually_announced(self.now, &wanted, &announcers, &live, holder);
+        let mut found = inv::eventually_announced(self.now, &wanted, &announcers, &live, holder);
+        let links = wanted_interfaces(&self.objects.services);
+        for h in self.hosts.iter().filter(|h| h.core.is_some()) {
+            for address in h.announcing_now() {
+                let Some(want) = links.get(&address) else {
+                    continue;
+                };
+                let on = h.interfaces_with(address);
+                if let Err(v) = inv::on_named_interface(self.now, &h.name, address, &on, want) {
+                    found.push(v);
+                }
+            }
+        }
         for v in found {
             self.fail(v);
         }

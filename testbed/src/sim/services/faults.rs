@@ -31,6 +31,8 @@ pub enum Happening {
     DeleteService,
     /// A Service's address changes.
     Readdress,
+    /// A Service's `kube-vip.io/serviceInterface` changes (none, `eth1`, or one no node has).
+    Reinterface,
     /// A Service's ready endpoints move.
     MoveEndpoints,
 }
@@ -89,7 +91,8 @@ pub fn schedule(opts: &ServicesSimOptions) -> Vec<Planned> {
             }
             44..=59 => (Happening::CreateService, 0),
             60..=69 => (Happening::DeleteService, 0),
-            70..=79 => (Happening::Readdress, 0),
+            70..=75 => (Happening::Readdress, 0),
+            76..=79 => (Happening::Reinterface, 0),
             _ => (Happening::MoveEndpoints, 0),
         };
         out.push(Planned {

@@ -5,7 +5,7 @@ use kvip_core::service::{EndpointsView, ServiceView, ServicesNode};
 use kvip_core::WatchEvent;
 
 use super::faults::{ns, Happening};
-use super::objects::address_of;
+use super::objects::{address_of, interface_of};
 use super::setup::{node_config, MAX_SERVICES};
 use super::world::{Ev, ServicesWorld};
 
@@ -90,6 +90,13 @@ impl ServicesWorld {
                     self.emit_service(WatchEvent::Apply(view));
                 }
             }
+            Happening::Reinterface => {
+                if let Some(view) = self.objects.reinterface(p.roll) {
+                    let text = format!("reinterface {} {:?}", view.key, interface_of(&view));
+                    self.trace.line(self.now, || text);
+                    self.emit_service(WatchEvent::Apply(view));
+                }
+            }
             Happening::MoveEndpoints => {
                 if let Some(e) = self.objects.move_endpoints(p.roll, &names) {
                     let text = format!("endpoints {} on {:?}", e.key, e.ready_nodes);
@@ -103,10 +110,11 @@ impl ServicesWorld {
 
     pub(super) fn note_object(&mut self, view: &ServiceView, endpoints: &EndpointsView) {
         let text = format!(
-            "create {} {:?} {:?} endpoints on {:?}",
+            "create {} {:?} {:?} interface {:?} endpoints on {:?}",
             view.key,
             view.traffic_policy,
             address_of(view),
+            interface_of(view),
             endpoints.ready_nodes
         );
         self.trace.line(self.now, || text);

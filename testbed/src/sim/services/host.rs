@@ -37,8 +37,8 @@ pub struct SimHost {
     pub slow_extra: u64,
     /// Down for good (a permanent power-off).
     pub permanent: bool,
-    /// Addresses its kernel has.
-    pub kernel: BTreeSet<IpAddr>,
+    /// Addresses its kernel has, with the interface each is on.
+    pub kernel: BTreeSet<(String, IpAddr)>,
     /// Change events not yet received: id → emission time.
     pub behind: BTreeMap<u64, u64>,
     /// Per member, from the last renewal of it this node received: when that renewal runs out
@@ -151,7 +151,16 @@ impl SimHost {
         };
         core.announcing()
             .into_iter()
-            .filter(|a| self.kernel.contains(a))
+            .filter(|a| self.kernel.iter().any(|(_, k)| k == a))
+            .collect()
+    }
+
+    /// The interfaces its kernel has `address` on.
+    pub fn interfaces_with(&self, address: IpAddr) -> Vec<String> {
+        self.kernel
+            .iter()
+            .filter(|(_, a)| *a == address)
+            .map(|(link, _)| link.clone())
             .collect()
     }
 

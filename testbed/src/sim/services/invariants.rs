@@ -28,7 +28,9 @@
 //!   address some Service wants is announced by exactly one live node, an eligible one (any node
 //!   for Cluster policy, one with a ready endpoint for Local), when one is eligible; in global
 //!   mode "eligible" also means "the Lease's holder", which must be a live node. Nothing else
-//!   is announced.
+//!   is announced. And the announcer holds it on the interface its Services name in
+//!   `kube-vip.io/serviceInterface` (the Services interface when they name none, or one the
+//!   node lacks), and on no other (`on_named_interface`, where its Services agree on one).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -69,6 +71,19 @@ pub enum ServicesViolation {
         /// Who may (empty: nobody should).
         eligible: Vec<String>,
     },
+    /// After the heal, an address was held on other interfaces than the one its Services name.
+    WrongInterface {
+        /// When.
+        at: u64,
+        /// The address.
+        address: IpAddr,
+        /// The announcer.
+        node: String,
+        /// The interfaces it holds the address on.
+        on: Vec<String>,
+        /// The interface its Services name.
+        want: String,
+    },
     /// Too many steps: something spins without time passing.
     Livelock {
         /// When.
@@ -85,6 +100,7 @@ impl ServicesViolation {
             ServicesViolation::TwoAnnouncers { .. } => "one_announcer",
             ServicesViolation::LocalWithoutEndpoint { .. } => "local_policy",
             ServicesViolation::NotAnnounced { .. } => "eventually_announced",
+            ServicesViolation::WrongInterface { .. } => "on_named_interface",
             ServicesViolation::Livelock { .. } => "bounded_steps",
         }
     }
@@ -113,6 +129,18 @@ impl fmt::Display for ServicesViolation {
                 f,
                 "eventually_announced: at {:.3}ms {address} is announced by {announcers:?}, \
                  eligible {eligible:?}",
+                ms(at)
+            ),
+            ServicesViolation::WrongInterface {
+                at,
+                address,
+                node,
+                on,
+                want,
+            } => write!(
+                f,
+                "on_named_interface: at {:.3}ms {node} holds {address} on {on:?}, its Services \
+                 name {want}",
                 ms(at)
             ),
             ServicesViolation::Livelock { at, steps } => {
@@ -237,4 +265,25 @@ pub fn eventually_announced(
         }
     }
     out
+}
+
+/// `on_named_interface` for one announced address: `on` the interfaces `node` holds it on,
+/// `want` the one its Services name.
+pub fn on_named_interface(
+    now: u64,
+    node: &str,
+    address: IpAddr,
+    on: &[String],
+    want: &str,
+) -> Result<(), ServicesViolation> {
+    if on.len() == 1 && on[0] == want {
+        return Ok(());
+    }
+    Err(ServicesViolation::WrongInterface {
+        at: now,
+        address,
+        node: node.to_owned(),
+        on: on.to_vec(),
+        want: want.to_owned(),
+    })
 }

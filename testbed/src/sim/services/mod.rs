@@ -1,7 +1,8 @@
 //! The Services simulator: a seeded, deterministic world of nodes each running the real
 //! [`kvip_core::service::ServicesNode`] (global or per-service election), a simulated API
 //! (Leases with resourceVersion compare-and-swap, Services and endpoints with watches delivered
-//! after seeded delays, status writes acked), simulated kernel addresses, a virtual clock, and
+//! after seeded delays, status writes acked), simulated kernel addresses on two interfaces
+//! (Services name either in `kube-vip.io/serviceInterface`), a virtual clock, and
 //! seeded faults and churn; [`invariants`] are checked after every step.
 //!
 //! | module | owns |
@@ -11,7 +12,7 @@
 //! | [`objects`] | the stored Services and endpoints, and what they want announced |
 //! | [`leases`] | the Lease store |
 //! | [`host`] | one node and what the checks know about it |
-//! | [`invariants`] | `one_announcer`, `local_policy`, `eventually_announced` |
+//! | [`invariants`] | `one_announcer`, `local_policy`, `eventually_announced`, `on_named_interface` |
 //! | `world`, `api`, `happenings`, `checks`, `setup` | the event loop and how it runs |
 
 mod api;

@@ -2,17 +2,26 @@
 //! report), and the churn applied to them. Cluster-policy Services take addresses from
 //! `10.0.0.0/24` and Local-policy ones from `10.0.1.0/24`, so an address is used by Services of
 //! one policy only; each Service has its own port, so sharing an address never clashes.
+//! Every node has the Services interface [`SERVICES_INTERFACE`] and [`OTHER_INTERFACE`]; a
+//! Service names one of them in `kube-vip.io/serviceInterface`, or none, or one no node has
+//! (announced on the Services interface).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use kvip_core::service::model::ANNOTATION_LOADBALANCER_IPS;
+use kvip_core::service::model::{ANNOTATION_LOADBALANCER_IPS, ANNOTATION_SERVICE_INTERFACE};
 use kvip_core::service::{
     EndpointsView, Protocol, ServiceKey, ServicePort, ServiceView, TrafficPolicy,
 };
 
 /// How many addresses each pool has (small, so Services share some).
 const POOL: u64 = 6;
+/// Every node's Services interface.
+pub const SERVICES_INTERFACE: &str = "eth0";
+/// Every node's second interface.
+pub const OTHER_INTERFACE: &str = "eth1";
+/// An interface no node has.
+const UNKNOWN_INTERFACE: &str = "eth9";
 
 /// The stored objects.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +65,7 @@ impl Objects {
             ..ServiceView::default()
         };
         set_address(&mut view, roll / 3);
+        set_interface(&mut view, roll / 11);
         let ready = ready_nodes(roll / 17, nodes);
         let endpoints = EndpointsView {
             key: key.clone(),
@@ -79,6 +89,14 @@ impl Objects {
         let key = self.pick(roll)?;
         let view = self.services.get_mut(&key)?;
         set_address(view, roll / 7);
+        Some(view.clone())
+    }
+
+    /// Names another interface (or none) in the Service `roll` picks.
+    pub fn reinterface(&mut self, roll: u64) -> Option<ServiceView> {
+        let key = self.pick(roll)?;
+        let view = self.services.get_mut(&key)?;
+        set_interface(view, roll / 7);
         Some(view.clone())
     }
 
@@ -128,6 +146,33 @@ impl Objects {
     }
 }
 
+/// The interface every address wanted should end up on, where its Services agree on one
+/// (none naming an interface the nodes have: the Services interface).
+pub fn wanted_interfaces(
+    services: &BTreeMap<ServiceKey, ServiceView>,
+) -> BTreeMap<IpAddr, &'static str> {
+    let mut by_address: BTreeMap<IpAddr, BTreeSet<&'static str>> = BTreeMap::new();
+    for view in services.values() {
+        if let Some(address) = address_of(view) {
+            let link = match interface_of(view) {
+                Some(OTHER_INTERFACE) => OTHER_INTERFACE,
+                _ => SERVICES_INTERFACE,
+            };
+            by_address.entry(address).or_default().insert(link);
+        }
+    }
+    by_address
+        .into_iter()
+        .filter(|(_, links)| links.len() == 1)
+        .filter_map(|(address, links)| Some((address, *links.first()?)))
+        .collect()
+}
+
+/// The interface a Service names, if any.
+pub fn interface_of(view: &ServiceView) -> Option<&str> {
+    view.annotation(ANNOTATION_SERVICE_INTERFACE)
+}
+
 /// The one address a Service of this world names.
 pub fn address_of(view: &ServiceView) -> Option<IpAddr> {
     view.annotation(ANNOTATION_LOADBALANCER_IPS)?.parse().ok()
@@ -141,6 +186,21 @@ fn set_address(view: &mut ServiceView, roll: u64) {
     let ip = Ipv4Addr::new(10, 0, third, 1 + (roll % POOL) as u8);
     view.annotations
         .insert(ANNOTATION_LOADBALANCER_IPS.to_owned(), ip.to_string());
+}
+
+/// No interface (half the time), the other one, or one no node has.
+fn set_interface(view: &mut ServiceView, roll: u64) {
+    match roll % 8 {
+        0..=3 => view.annotations.remove(ANNOTATION_SERVICE_INTERFACE),
+        4..=6 => view.annotations.insert(
+            ANNOTATION_SERVICE_INTERFACE.to_owned(),
+            OTHER_INTERFACE.to_owned(),
+        ),
+        _ => view.annotations.insert(
+            ANNOTATION_SERVICE_INTERFACE.to_owned(),
+            UNKNOWN_INTERFACE.to_owned(),
+        ),
+    };
 }
 
 /// A subset of `nodes` (empty one time in eight).

@@ -8,6 +8,7 @@ use kvip_core::service::{ClassRules, ElectionMode, Prefixes, ServicesConfig};
 use kvip_core::wire::MacAddr;
 use kvip_core::Defects;
 
+use super::objects::{OTHER_INTERFACE, SERVICES_INTERFACE};
 use super::options::{Mode, ServicesSimOptions};
 use crate::sim::clock::NodeClock;
 
@@ -47,8 +48,12 @@ pub fn node_config(
         classes: ClassRules::default(),
         prefixes: Prefixes::default(),
         mac: MacAddr([2, 0, 0, 0, 1, index as u8]),
-        interface: "eth0".into(),
-        links: Default::default(),
+        interface: SERVICES_INTERFACE.into(),
+        links: [(
+            OTHER_INTERFACE.to_owned(),
+            MacAddr([2, 0, 0, 0, 2, index as u8]),
+        )]
+        .into(),
         arp_rate: Duration::from_secs(3),
         write_status: true,
         foreign_addresses: BTreeSet::new(),

@@ -16,7 +16,7 @@ use super::faults::{ns, schedule, Planned};
 use super::host::SimHost;
 use super::invariants::ServicesViolation;
 use super::leases::LeaseStore;
-use super::objects::Objects;
+use super::objects::{Objects, SERVICES_INTERFACE};
 use super::options::ServicesSimOptions;
 use super::setup::INITIAL_SERVICES;
 use crate::sim::clock::NodeClock;
@@ -61,6 +61,7 @@ pub(super) enum Ev {
         inc: u64,
         op: OpId,
         address: IpAddr,
+        link: String,
         add: bool,
     },
     StatusReply {
@@ -274,6 +275,7 @@ impl ServicesWorld {
                 inc,
                 op,
                 address,
+                link,
                 add,
             } => {
                 let h = &mut self.hosts[node];
@@ -281,9 +283,9 @@ impl ServicesWorld {
                     return;
                 }
                 let changed = if add {
-                    h.kernel.insert(address)
+                    h.kernel.insert((link, address))
                 } else {
-                    h.kernel.remove(&address)
+                    h.kernel.remove(&(link, address))
                 };
                 let result = match (changed, add) {
                     (true, _) => Ok(()),
@@ -406,9 +408,10 @@ impl ServicesWorld {
                     );
                 }
             }
-            ServicesOutput::AddAddress { op, vip, .. } => {
+            ServicesOutput::AddAddress { op, vip, link } => {
                 let at = self.now + self.latency(self.opts.address_latency);
                 let address = vip.address;
+                let link = link.unwrap_or_else(|| SERVICES_INTERFACE.to_owned());
                 self.push(
                     at,
                     Ev::AddressDone {
@@ -416,13 +419,15 @@ impl ServicesWorld {
                         inc,
                         op,
                         address,
+                        link,
                         add: true,
                     },
                 );
             }
-            ServicesOutput::RemoveAddress { op, vip, .. } => {
+            ServicesOutput::RemoveAddress { op, vip, link } => {
                 let at = self.now + self.latency(self.opts.address_latency);
                 let address = vip.address;
+                let link = link.unwrap_or_else(|| SERVICES_INTERFACE.to_owned());
                 self.push(
                     at,
                     Ev::AddressDone {
@@ -430,6 +435,7 @@ impl ServicesWorld {
                         inc,
                         op,
                         address,
+                        link,
                         add: false,
                     },
                 );
