@@ -197,7 +197,8 @@ fn shutdown_removes_addresses_from_every_interface_before_stopping() {
 }
 
 /// An interface that appears after start (a NIC brought up later) is used once the runtime
-/// reports it, and one that goes sends its Services back to the Services interface.
+/// reports it, and one that goes sends its Services back to the Services interface; when it
+/// comes back, they are added there again (the kernel dropped them with the interface).
 #[test]
 fn an_interface_that_comes_or_goes_moves_its_services() {
     let mut n = holding("n1", global_mode(), ms(0));
@@ -215,8 +216,18 @@ fn an_interface_that_comes_or_goes_moves_its_services() {
         links: BTreeMap::new(),
     };
     let out = input(&mut n, ms(20), went);
-    assert_eq!(removals(&out), vec![("10.0.0.20".into(), eth1())]);
+    // The address went with the interface: nothing to remove there.
+    assert_eq!(removals(&out), vec![]);
     assert_eq!(adds(&out), vec![("10.0.0.20".into(), None)]);
+    complete_addresses(&mut n, ms(21), &out);
+    // The interface comes back (its addresses did not): the address is added there again.
+    let with_eth1 = BTreeMap::from([("eth1".to_owned(), ETH1_MAC)]);
+    let back = ServicesInput::LinksChanged { links: with_eth1 };
+    let out = input(&mut n, ms(30), back);
+    assert_eq!(removals(&out), vec![("10.0.0.20".into(), None)]);
+    assert_eq!(adds(&out), vec![("10.0.0.20".into(), eth1())]);
+    complete_addresses(&mut n, ms(31), &out);
+    assert_eq!(n.configured(), [ip("10.0.0.20")].into());
 }
 
 /// (link, release) of every DHCP start (release `None`) and stop in `out`.

@@ -174,7 +174,9 @@ impl ServicesNode {
             }
             ServicesInput::LinksChanged { links } => {
                 if links != self.cfg.links {
-                    self.links.set_macs(links.clone());
+                    for address in self.links.set_macs(links.clone(), out) {
+                        self.address_changed(address);
+                    }
                     self.cfg.links = links;
                     self.plan_stale = true;
                 }

@@ -19,9 +19,10 @@ impl ServicesWorld {
         let now = self.now;
         let mut by_address: BTreeMap<IpAddr, Vec<Announcer>> = BTreeMap::new();
         let mut found = vec![];
+        let timer_lateness = ns(self.opts.timer_lateness);
         for h in &mut self.hosts {
             let current = h.announcing_now();
-            let behind = h.behind_at(now);
+            let behind = h.behind_at(now, timer_lateness);
             h.announced.retain(|a, _| current.contains(a));
             let waited = &mut h.after_wait;
             for &a in &current {

@@ -25,6 +25,8 @@ pub enum Happening {
         /// Largest extra delay.
         extra: Duration,
     },
+    /// The node's second interface goes away (its addresses with it) and comes back at the end.
+    LinkGone,
     /// A Service is created.
     CreateService,
     /// A Service is deleted.
@@ -46,6 +48,7 @@ impl Happening {
                 | Happening::Stop
                 | Happening::Cut
                 | Happening::SlowWatch { .. }
+                | Happening::LinkGone
         )
     }
 }
@@ -82,13 +85,14 @@ pub fn schedule(opts: &ServicesSimOptions) -> Vec<Planned> {
             }
             12..=19 => (Happening::Stop, r.range(lease / 2, lease * 2)),
             20..=33 => (Happening::Cut, r.range(lease / 10, lease * 2)),
-            34..=43 => {
+            34..=39 => {
                 let extra = Duration::from_millis(r.range(100, 4000));
                 (
                     Happening::SlowWatch { extra },
                     r.range(lease / 2, lease * 2),
                 )
             }
+            40..=43 => (Happening::LinkGone, r.range(lease / 10, lease * 2)),
             44..=59 => (Happening::CreateService, 0),
             60..=69 => (Happening::DeleteService, 0),
             70..=75 => (Happening::Readdress, 0),

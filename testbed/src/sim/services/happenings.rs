@@ -1,12 +1,12 @@
 //! Boots, node faults and their ends, churn of the cluster's objects, and the heal: how the
 //! Services world carries out its schedule.
 
-use kvip_core::service::{EndpointsView, ServiceView, ServicesNode};
+use kvip_core::service::{EndpointsView, ServiceView, ServicesInput, ServicesNode};
 use kvip_core::WatchEvent;
 
 use super::faults::{ns, Happening};
-use super::objects::{address_of, interface_of};
-use super::setup::{node_config, MAX_SERVICES};
+use super::objects::{address_of, interface_of, OTHER_INTERFACE};
+use super::setup::{node_config, other_links, MAX_SERVICES};
 use super::world::{Ev, ServicesWorld};
 
 impl ServicesWorld {
@@ -17,7 +17,10 @@ impl ServicesWorld {
             return;
         }
         let local = h.clock.local(self.now);
-        let cfg = node_config(&self.opts, node, &h.name, &h.clock, self.now, &self.defects);
+        let mut cfg = node_config(&self.opts, node, &h.name, &h.clock, self.now, &self.defects);
+        if !h.other_link_up {
+            cfg.links.clear();
+        }
         let core = ServicesNode::new(cfg, local).expect("valid config");
         let h = &mut self.hosts[node];
         h.core = Some(core);
@@ -62,6 +65,13 @@ impl ServicesWorld {
                     h.watch_connected = false;
                 }
                 Happening::SlowWatch { extra } => self.hosts[node].slow_extra = ns(extra),
+                Happening::LinkGone => {
+                    let h = &mut self.hosts[node];
+                    h.other_link_up = false;
+                    h.kernel.retain(|(link, _)| link != OTHER_INTERFACE);
+                    let links = Default::default();
+                    self.deliver(node, ServicesInput::LinksChanged { links });
+                }
                 _ => {}
             }
             self.push(self.now + p.duration, Ev::End(i));
@@ -143,6 +153,13 @@ impl ServicesWorld {
                 self.push(at, Ev::Relist { node, gen });
             }
             Happening::SlowWatch { .. } => self.hosts[node].slow_extra = 0,
+            Happening::LinkGone => {
+                self.hosts[node].other_link_up = true;
+                if self.hosts[node].core.is_some() {
+                    let links = other_links(node);
+                    self.deliver(node, ServicesInput::LinksChanged { links });
+                }
+            }
             _ => {}
         }
     }

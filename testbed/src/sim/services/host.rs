@@ -37,6 +37,8 @@ pub struct SimHost {
     pub slow_extra: u64,
     /// Down for good (a permanent power-off).
     pub permanent: bool,
+    /// Whether its second interface is there.
+    pub other_link_up: bool,
     /// Addresses its kernel has, with the interface each is on.
     pub kernel: BTreeSet<(String, IpAddr)>,
     /// Change events not yet received: id → emission time.
@@ -75,6 +77,7 @@ impl SimHost {
             cut: false,
             slow_extra: 0,
             permanent: false,
+            other_link_up: true,
             kernel: BTreeSet::new(),
             behind: BTreeMap::new(),
             expiry_lag: BTreeMap::new(),
@@ -87,12 +90,13 @@ impl SimHost {
     }
 
     /// The emission times of what it is behind on at `now`: change events not received, and
-    /// member expiries it sees late.
-    pub fn behind_at(&self, now: u64) -> Vec<u64> {
+    /// member expiries it sees late, by its watch and by up to `timer_lateness` ns more (the
+    /// timer that makes it see an expiry may be served that late).
+    pub fn behind_at(&self, now: u64, timer_lateness: u64) -> Vec<u64> {
         let late = self
             .expiry_lag
             .values()
-            .filter(|&&(truly, seen)| truly <= now && now < seen)
+            .filter(|&&(truly, seen)| truly <= now && now < seen + timer_lateness)
             .map(|&(truly, _)| truly);
         self.behind.values().copied().chain(late).collect()
     }

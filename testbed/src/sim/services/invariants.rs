@@ -12,12 +12,17 @@
 //!   them is *behind*: it has not yet received a change event (a Service or endpoints change, or
 //!   any Lease write: even a plain renew revives a member that a lagging view had expired; not a
 //!   status write) that the API emitted at or before
-//!   `s - d`, where `s` is when the later of the two began announcing it and `d` is the
+//!   `s - d` for one of the two, where `s` is when that node began announcing it and `d` is the
 //!   handover delay if that node waited one out (its gain came from a live member) and zero if
-//!   it took the group at once (new, unassigned, or from an expired member). A cut-off node is
+//!   it took the group at once (new, unassigned, from an expired member, or from one it saw lose
+//!   its eligibility). Either order matters: a node may take a Local group at once when it sees
+//!   the owner lose its endpoints, while the owner, which has not seen that change, finishes a
+//!   handover wait it began earlier and announces too (per-service seed 933). A cut-off node is
 //!   behind on every change it missed until its re-list arrives. A node that received a member's
 //!   last renewal late sees that member expire late by as much: it is behind on the expiry from
-//!   (renewal emitted + leaseDuration) until (renewal received + leaseDuration). So a handover from a live
+//!   (renewal emitted + leaseDuration) until (renewal received + leaseDuration), and its
+//!   timers may be served late by up to the seed's timer lateness, so until that much later
+//!   (per-service seed 1324). So a handover from a live
 //!   member only overlaps when a view lagged by more than the handover delay, which is exactly
 //!   the design's claim.
 //! - `local_policy` (after every step, so after every input each node processes): a node never
@@ -182,19 +187,15 @@ pub fn one_announcer(
     if mode == Mode::Global {
         return Err(violation());
     }
+    // When `n` decided to announce, as far as the changes it acted on go: its start, less the
+    // handover delay if it waited one out.
+    let decided = |n: &Announcer| n.since.checked_sub(if n.waited { handover_ns } else { 0 });
     for (i, a) in announcers.iter().enumerate() {
         for b in &announcers[i + 1..] {
-            let later = if (b.since, &b.node) > (a.since, &a.node) {
-                b
-            } else {
-                a
-            };
-            let wait = if later.waited { handover_ns } else { 0 };
-            let Some(cutoff) = later.since.checked_sub(wait) else {
-                return Err(violation());
-            };
-            let lagging = [a, b].iter().any(|n| n.behind.iter().any(|&e| e <= cutoff));
-            if !lagging {
+            let lagging_at =
+                |cutoff: u64| [a, b].iter().any(|n| n.behind.iter().any(|&e| e <= cutoff));
+            let excused = [a, b].iter().filter_map(|n| decided(n)).any(lagging_at);
+            if !excused {
                 return Err(violation());
             }
         }
@@ -286,4 +287,40 @@ pub fn on_named_interface(
         on: on.to_vec(),
         want: want.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn announcer(node: &str, since_ms: u64, waited: bool, behind_ms: &[u64]) -> Announcer {
+        Announcer {
+            node: node.to_owned(),
+            since: since_ms * 1_000_000,
+            waited,
+            behind: behind_ms.iter().map(|ms| ms * 1_000_000).collect(),
+        }
+    }
+
+    const HANDOVER: u64 = 2_000_000_000;
+    const ADDRESS: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, 5));
+
+    /// Seed 933: node-2 takes the group at once at 20183 ms on an endpoints change emitted at
+    /// 19630 ms; node-0, which has not received it, announces at 21512 ms after a wait begun at
+    /// 19512 ms. Excused by node-0's lag on a change emitted before node-2 decided.
+    #[test]
+    fn a_lagging_view_excuses_the_overlap_from_either_nodes_decision() {
+        let at_once = announcer("node-2", 20_183, false, &[]);
+        let waited = announcer("node-0", 21_512, true, &[19_630]);
+        let both = [at_once.clone(), waited];
+        assert!(one_announcer(0, Mode::PerService, HANDOVER, ADDRESS, &both).is_ok());
+        // Nobody behind: a violation, and in global mode always.
+        let up_to_date = announcer("node-0", 21_512, true, &[]);
+        let both = [at_once.clone(), up_to_date];
+        assert!(one_announcer(0, Mode::PerService, HANDOVER, ADDRESS, &both).is_err());
+        // Behind only on changes emitted after both decided: a violation.
+        let late_lag = announcer("node-0", 21_512, true, &[21_000]);
+        let both = [at_once, late_lag];
+        assert!(one_announcer(0, Mode::PerService, HANDOVER, ADDRESS, &both).is_err());
+    }
 }

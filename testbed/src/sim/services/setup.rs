@@ -1,6 +1,6 @@
 //! How the Services world configures its nodes and its starting objects.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kvip_core::config::LeaseRef;
@@ -49,11 +49,7 @@ pub fn node_config(
         prefixes: Prefixes::default(),
         mac: MacAddr([2, 0, 0, 0, 1, index as u8]),
         interface: SERVICES_INTERFACE.into(),
-        links: [(
-            OTHER_INTERFACE.to_owned(),
-            MacAddr([2, 0, 0, 0, 2, index as u8]),
-        )]
-        .into(),
+        links: other_links(index),
         arp_rate: Duration::from_secs(3),
         write_status: true,
         foreign_addresses: BTreeSet::new(),
@@ -62,4 +58,12 @@ pub fn node_config(
         wall: clock.wall_clock(now_ns),
         defects: defects.clone(),
     }
+}
+
+/// Node `index`'s interfaces besides the Services interface, with their MACs: while it has them.
+pub fn other_links(index: usize) -> BTreeMap<String, MacAddr> {
+    BTreeMap::from([(
+        OTHER_INTERFACE.to_owned(),
+        MacAddr([2, 0, 0, 0, 2, index as u8]),
+    )])
 }

@@ -16,7 +16,7 @@ use super::faults::{ns, schedule, Planned};
 use super::host::SimHost;
 use super::invariants::ServicesViolation;
 use super::leases::LeaseStore;
-use super::objects::{Objects, SERVICES_INTERFACE};
+use super::objects::{Objects, OTHER_INTERFACE, SERVICES_INTERFACE};
 use super::options::ServicesSimOptions;
 use super::setup::INITIAL_SERVICES;
 use crate::sim::clock::NodeClock;
@@ -282,12 +282,14 @@ impl ServicesWorld {
                 if h.incarnation != inc {
                     return;
                 }
-                let changed = if add {
-                    h.kernel.insert((link, address))
-                } else {
-                    h.kernel.remove(&(link, address))
+                let gone = link == OTHER_INTERFACE && !h.other_link_up;
+                let changed = match (gone, add) {
+                    (true, _) => false,
+                    (false, true) => h.kernel.insert((link, address)),
+                    (false, false) => h.kernel.remove(&(link, address)),
                 };
                 let result = match (changed, add) {
+                    _ if gone => Err(kvip_core::AddressError::Failed("no such device".into())),
                     (true, _) => Ok(()),
                     (false, true) => Err(kvip_core::AddressError::AlreadyPresent),
                     (false, false) => Err(kvip_core::AddressError::NotPresent),
