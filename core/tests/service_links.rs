@@ -260,3 +260,23 @@ fn a_dhcp_service_leases_on_the_interface_it_names() {
         vec![("stop", None, false), ("start", None, false)]
     );
 }
+
+/// An interface made again with another MAC (a NIC replaced, a bond rebuilt) lost its addresses:
+/// they are added again without a removal first, and announced with the new MAC.
+#[test]
+fn an_interface_made_again_gets_its_addresses_back_with_its_new_mac() {
+    let mut n = node();
+    let a = on(with_ips(lb("default", "a"), "10.0.0.20"), "eth1");
+    let out = list_services(&mut n, ms(0), vec![a]);
+    assert_eq!(adds(&out), vec![("10.0.0.20".into(), eth1())]);
+    complete_addresses(&mut n, ms(1), &out);
+    let new_mac = MacAddr([2, 0, 0, 0, 0xe1, 2]);
+    let remade = ServicesInput::LinksChanged {
+        links: BTreeMap::from([("eth1".to_owned(), new_mac)]),
+    };
+    let out = input(&mut n, ms(10), remade);
+    assert_eq!(removals(&out), vec![]);
+    assert_eq!(adds(&out), vec![("10.0.0.20".into(), eth1())]);
+    let done = complete_addresses(&mut n, ms(11), &out);
+    assert_eq!(frames(&done), vec![(eth1(), new_mac.0)]);
+}

@@ -50,8 +50,8 @@ impl Links {
     /// Takes the node's other interfaces now; returns the addresses that went with an interface
     /// that is gone (or was made again: another MAC). Those addresses are known absent: the
     /// kernel drops an interface's addresses with it, so none is removed, and one wanted there
-    /// again when the interface comes back is added again. A manager already made keeps its
-    /// MAC; one whose interface is gone stays until its addresses are retired.
+    /// again when the interface comes back is added again, announced with its new MAC. A
+    /// manager whose interface is gone stays until its addresses are retired.
     pub fn set_macs(&mut self, macs: BTreeMap<String, MacAddr>, out: &mut Outbox) -> Vec<IpAddr> {
         let mut lost = Vec::new();
         for (name, m) in &mut self.others {
@@ -61,6 +61,9 @@ impl Links {
             for address in m.tracked().collect::<Vec<_>>() {
                 m.handle_observed(address, false, out);
                 lost.push(address);
+            }
+            if let Some(&mac) = macs.get(name) {
+                m.set_mac(mac);
             }
         }
         self.macs = macs;

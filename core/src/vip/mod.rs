@@ -103,6 +103,11 @@ impl VipManager {
         }
     }
 
+    /// The interface was made again with `mac`: announcements from now on carry it.
+    pub fn set_mac(&mut self, mac: MacAddr) {
+        self.mac = mac;
+    }
+
     /// Whether every address is known absent and nothing is in flight.
     pub fn all_absent(&self) -> bool {
         self.entries
