@@ -81,12 +81,8 @@ impl DhcpLeaseTask {
         events: mpsc::UnboundedSender<DhcpEvent>,
     ) -> anyhow::Result<DhcpLeaseTask> {
         super::warn_on_arp_sysctls(parent);
+        debug_assert_eq!(link.mac(), config.mac, "a macvlan made for another MAC");
         let name = link.name().to_owned();
-        if link.mac() != config.mac {
-            let have = link.mac();
-            let _ = Macvlan::leave(link).await;
-            anyhow::bail!("macvlan {name} has MAC {have}, the client {}", config.mac);
-        }
         let socket = match PacketSocket::open(link.index()) {
             Ok(socket) => socket,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! [`Dhcp6LeaseTask`]: the tokio task that owns one Service's DHCPv6 address. It creates the
-//! macvlan (or joins the one of the Service's DHCPv4 client), makes its link-local address usable, opens a UDP socket on `[link-local%macvlan]:546`,
-//! drives a [`Dhcp6Client`] (messages to `[ff02::1:2]:547`), puts the leased address on the
+//! macvlan (or joins the one of the Service's DHCPv4 client), makes its link-local address
+//! usable, opens a UDP socket on `[link-local%macvlan]:546`, drives a [`Dhcp6Client`]
+//! (messages to `[ff02::1:2]:547`), puts the leased address on the
 //! macvlan as /128 when bound (with an unsolicited neighbour advertisement from the macvlan's
 //! MAC) and takes it off when the lease ends, and reports what happened over a channel.
 
@@ -92,12 +93,8 @@ impl Dhcp6LeaseTask {
         config: Dhcp6ClientConfig,
         events: mpsc::UnboundedSender<Dhcp6Event>,
     ) -> anyhow::Result<Dhcp6LeaseTask> {
+        debug_assert_eq!(link.mac(), config.mac, "a macvlan made for another MAC");
         let name = link.name().to_owned();
-        if link.mac() != config.mac {
-            let have = link.mac();
-            let _ = Macvlan::leave(link).await;
-            anyhow::bail!("macvlan {name} has MAC {have}, the client {}", config.mac);
-        }
         // Alone on it: nothing else on the link to disturb by taking it down and up.
         let alone = Arc::strong_count(&link) == 1;
         let (ipv6, socket) = match open(&link, alone).await {

@@ -139,7 +139,7 @@ pub fn dual_stack_service(lb: &mut LbScenario, dnsmasq: &Dnsmasq) -> Result<()> 
         format!("the DHCP server reaches {v4} and {v6} (ping)"),
         format!("the DHCP server reaches {v4}: {reach4}, {v6}: {reach6}"),
     );
-    let Some(host) = dual_failover(lb, dnsmasq, &holder, (v4, v6, mac))? else {
+    let Some(host) = dual_failover(lb, &svc, dnsmasq, &holder, (v4, v6, mac))? else {
         return Ok(());
     };
     let holder = host.name.clone();
@@ -217,6 +217,7 @@ fn drop_v6(
 /// each. kvip comes back on the old holder. Returns the new holder.
 fn dual_failover(
     lb: &mut LbScenario,
+    svc: &ServiceSpec,
     dnsmasq: &Dnsmasq,
     old: &str,
     (v4, v6, mac): (Ipv4Addr, Ipv6Addr, MacAddr),
@@ -249,11 +250,8 @@ fn dual_failover(
                 took.as_millis()
             ));
             let status = (
-                lb.kube.ingress_ips("default", "nginx-dual")?,
-                ingress_v6(
-                    lb,
-                    &ServiceSpec::new("nginx-dual", "default", 80, NGINX_PORT),
-                )?,
+                lb.kube.ingress_ips(&svc.namespace, &svc.name)?,
+                ingress_v6(lb, svc)?,
             );
             let leases4: Vec<_> = dnsmasq
                 .leases()?

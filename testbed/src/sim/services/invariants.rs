@@ -22,9 +22,8 @@
 //!   last renewal late sees that member expire late by as much: it is behind on the expiry from
 //!   (renewal emitted + leaseDuration) until (renewal received + leaseDuration), and its
 //!   timers may be served late by up to the seed's timer lateness, so until that much later
-//!   (per-service seed 1324). So a handover from a live
-//!   member only overlaps when a view lagged by more than the handover delay, which is exactly
-//!   the design's claim.
+//!   (per-service seed 1324). So a handover from a live member only overlaps when a view
+//!   lagged by more than the handover delay, which is exactly the design's claim.
 //! - `local_policy` (after every step, so after every input each node processes): a node never
 //!   announces an address all of whose users, in the view it has *received*, are Local-policy
 //!   Services without a ready endpoint on it. It must withdraw while processing the endpoints

@@ -12,7 +12,7 @@
 //! | [`objects`] | the stored Services and endpoints, and what they want announced |
 //! | [`leases`] | the Lease store |
 //! | [`host`] | one node and what the checks know about it |
-//! | [`invariants`] | `one_announcer`, `local_policy`, `eventually_announced`, `on_named_interface` |
+//! | [`invariants`] | the five properties checked (`one_announcer`, `on_named_interface`, …) |
 //! | `world`, `api`, `happenings`, `checks`, `setup` | the event loop and how it runs |
 
 mod api;
